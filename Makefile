@@ -1,0 +1,45 @@
+# The course in two commands:  make lab  (open the course)  and  make test  (run every test).
+# Both create the virtual environment .venv on first use and install course_lib into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup lint format exercises benchmarks clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "The course needs Python 3.11 or newer; '$(PYTHON)' is older. Run: make PYTHON=python3.11 ..."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install course_lib with its dev tools
+
+lab: $(STAMP)  ## open the course in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=. README.md
+
+test: $(STAMP)  ## lint, exercise drift, unit tests, and every notebook in smoke mode
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SMOKE_TEST=1 PYDEVD_DISABLE_FILE_VALIDATION=1 $(BIN)/python -m pytest tests \
+	  notebooks exercises solutions --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=900 --durations=15 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+exercises: $(STAMP)  ## rewrite exercises/ from solutions/
+	$(BIN)/python tools/make_exercises.py
+
+benchmarks: $(STAMP)  ## measure the lecture budgets (minutes; prints the figures)
+	$(BIN)/python benchmarks/vae_elbo.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,50 @@
+"""Input checks shared by the public functions: each raises a ValueError naming the argument."""
+
+from __future__ import annotations
+
+import torch
+
+
+def tensor(
+    name: str,
+    value,
+    *,
+    ndim: int | None = None,
+    min_ndim: int | None = None,
+    floating: bool = False,
+) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    if min_ndim is not None and value.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions, got shape {tuple(value.shape)}"
+        )
+    if floating and not value.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    return value
+
+
+def same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} "
+            f"and {tuple(b.shape)}"
+        )
+
+
+def same_device(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.device != b.device:
+        raise ValueError(
+            f"{name_a} is on {a.device} but {name_b} is on {b.device}; move both to one device "
+            f"(course_lib.get_device()) with .to(device)"
+        )
+
+
+def positive(name: str, value: float, allow_zero: bool = False) -> float:
+    ok = value >= 0 if allow_zero else value > 0
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+    return float(value)

@@ -1,0 +1,163 @@
+"""The course's data: MNIST as tensors on the training device, and a shuffling batch iterator.
+
+MNIST is read by torchvision from ``COURSE_DATA_DIR`` (default: ``data/`` in the course's
+folder) and downloaded there when missing. The whole split is held as one tensor on the
+device, so a training step draws its batch by indexing, with no loader in between.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from .device import get_device
+
+__all__ = ["MnistSplit", "MnistNotFoundError", "data_dir", "load_mnist", "BatchIterator"]
+
+_COURSE_ROOT = Path(__file__).resolve().parent.parent
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class MnistNotFoundError(FileNotFoundError):
+    """MNIST is not on disk and could not be downloaded."""
+
+
+class MnistSplit(NamedTuple):
+    """One split of MNIST: ``images`` (N, 1, 28, 28) float in [0, 1], ``labels`` (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+def data_dir() -> Path:
+    """The folder that holds ``MNIST/raw``: ``COURSE_DATA_DIR``, else ``data/`` of the course.
+
+    Outside a clone of the course (an installed package, Colab) the default is ``./data``.
+    """
+    env = os.environ.get("COURSE_DATA_DIR", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    if (_COURSE_ROOT / "pyproject.toml").exists():
+        return _COURSE_ROOT / "data"
+    return Path("data").resolve()
+
+
+def _missing_message(root: Path, reason: str) -> str:
+    raw = root / "MNIST" / "raw"
+    return (
+        f"MNIST was not found in {raw} and {reason}.\n"
+        f"Either connect to the internet and run again (torchvision downloads it there), or copy "
+        f"the four files {', '.join(_MNIST_FILES)} (optionally .gz) into {raw}, or set the "
+        f"environment variable COURSE_DATA_DIR to the folder that holds MNIST/raw."
+    )
+
+
+def _torchvision_mnist(root: Path, train: bool, download: bool):
+    from torchvision.datasets import MNIST
+
+    try:
+        return MNIST(str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise MnistNotFoundError(_missing_message(root, "download=False")) from None
+    try:
+        return MNIST(str(root), train=train, download=True)
+    except (RuntimeError, OSError, urllib.error.URLError) as err:
+        raise MnistNotFoundError(
+            _missing_message(root, f"the download failed ({type(err).__name__}: {err})")
+        ) from err
+
+
+def load_mnist(
+    split: str = "train",
+    device: torch.device | str | None = None,
+    limit: int | None = None,
+    download: bool = True,
+) -> MnistSplit:
+    """MNIST ``split`` ("train": 60,000 images, "test": 10,000) as tensors on ``device``.
+
+    ``limit`` keeps the first ``limit`` images (smoke runs). Pixels are floats in [0, 1];
+    chapters that want [-1, 1] rescale with ``2 * x - 1``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    device = torch.device(device) if device is not None else get_device()
+    dataset = _torchvision_mnist(data_dir(), train=split == "train", download=download)
+    images, labels = dataset.data, dataset.targets
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    images = (images.to(device=device, dtype=torch.float32) / 255.0).unsqueeze(1)
+    return MnistSplit(images, labels.to(device=device, dtype=torch.int64))
+
+
+class BatchIterator:
+    """An endless stream of shuffled mini-batches drawn by index from tensors on the device.
+
+    Each epoch is a fresh permutation seeded by ``(seed, epoch)``, so the stream is the
+    same on every run, and :meth:`state_dict` / :meth:`load_state_dict` let a resumed
+    training run continue with exactly the batch it would have drawn next.
+    Incomplete last batches are dropped, so every batch has ``batch_size`` rows.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0):
+        if not tensors:
+            raise ValueError("BatchIterator needs at least one tensor")
+        n = len(tensors[0])
+        for i, t in enumerate(tensors):
+            if len(t) != n:
+                raise ValueError(
+                    f"tensors must have the same length: tensor 0 has {n} rows, "
+                    f"tensor {i} has {len(t)}"
+                )
+            if t.device != tensors[0].device:
+                raise ValueError(
+                    f"tensors must be on one device: tensor 0 is on {tensors[0].device}, "
+                    f"tensor {i} on {t.device}"
+                )
+        if not isinstance(batch_size, int) or not 0 < batch_size <= n:
+            raise ValueError(f"batch_size must be an int in [1, {n}], got {batch_size!r}")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.seed = seed
+        self.batches_per_epoch = n // batch_size
+        self.epoch = 0
+        self.position = 0
+        self._order: torch.Tensor | None = None
+
+    def _permutation(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        perm = torch.randperm(len(self.tensors[0]), generator=g)
+        return perm.to(self.tensors[0].device)
+
+    def __iter__(self) -> BatchIterator:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, ...]:
+        if self.position >= self.batches_per_epoch:
+            self.epoch += 1
+            self.position = 0
+            self._order = None
+        if self._order is None:
+            self._order = self._permutation()
+        start = self.position * self.batch_size
+        index = self._order[start : start + self.batch_size]
+        self.position += 1
+        return tuple(t[index] for t in self.tensors)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.seed, self.epoch, self.position = state["seed"], state["epoch"], state["position"]
+        self._order = None

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from course_lib.models import VAE
+from course_lib.recipes.vae import evaluate_vae, lecture_settings, train_vae
+
+
+def test_vae_shapes_and_samples_in_unit_interval():
+    vae = VAE(latent_dim=3, hidden=(16,))
+    logits, mu, logvar = vae(torch.rand(5, 1, 28, 28))
+    assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 3)
+    samples = vae.sample(4)
+    assert samples.shape == (4, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 28, 28\)"):
+        vae.encode(torch.rand(5, 784))
+    with pytest.raises(ValueError, match=r"z must have shape \(B, 3\)"):
+        vae.decode(torch.rand(5, 4))
+
+
+def test_training_on_real_mnist_lowers_the_test_negative_elbo(mnist_test):
+    images = mnist_test.images
+    untrained = evaluate_vae(VAE(latent_dim=8, hidden=(128,)), images[1000:])
+    settings = lecture_settings(latent_dim=8, hidden=(128,), epochs=3.0, batch_size=50)
+    model, trainer = train_vae(images[:1000], settings, progress=False)
+    trained = evaluate_vae(model, images[1000:])
+    assert untrained["negative_elbo"] > 500  # about 784 ln 2 for a random decoder
+    assert trained["negative_elbo"] < 0.5 * untrained["negative_elbo"]
+    assert trained["negative_elbo"] == pytest.approx(trained["reconstruction"] + trained["kl"])
+    assert trainer.history["loss"][-1] < trainer.history["loss"][0]
+    assert len(trainer.history.snapshots) >= 1
