@@ -6,6 +6,7 @@ Import what a chapter needs, e.g. ``from course_lib import get_device, load_mnis
 from .config import budget, smoke_test
 from .data import BatchIterator, MnistNotFoundError, load_mnist
 from .device import autocast, describe_device, get_device, seed_everything
+from .timing import Timer
 from .training import History, Trainer, TrainingDiverged
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "History",
     "MnistNotFoundError",
     "Trainer",
+    "Timer",
     "TrainingDiverged",
     "autocast",
     "budget",

@@ -53,6 +53,9 @@ class CheckResult:
     def __repr__(self) -> str:
         return self.message
 
+    def _ipython_display_(self) -> None:
+        """Shown once: the check already printed its message when it ran."""
+
 
 def _fmt(t: torch.Tensor) -> str:
     t = t.detach().flatten()
