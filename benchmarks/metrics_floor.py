@@ -47,12 +47,19 @@ def main(argv: list[str] | None = None) -> None:
     floor = fid(train.images, test.images, classifier)
     done = time.perf_counter()
 
-    print(f"device: {describe_device(device)}")
-    print(f"classifier test accuracy ({args.n} test images):   {accuracy:.4f}")
-    print(f"classifier score of {args.n} real test images:     {score:.3f}  (max 10)")
-    print(f"FID, {args.n} real train vs {args.n} test images:  {floor:.3f}")
-    print(f"wall time: {done - start:.1f} s ({loaded - start:.1f} s loading, "
-          f"{done - loaded:.1f} s metrics)")
+    rows = [
+        ("device", describe_device(device)),
+        (f"classifier accuracy, {args.n} test images", f"{accuracy:.4f}"),
+        (f"classifier score, {args.n} test images", f"{score:.3f} (max 10)"),
+        (f"FID, {args.n} train vs {args.n} test images", f"{floor:.3f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(
+        f"wall time: {done - start:.1f} s ({loaded - start:.1f} s loading, "
+        f"{done - loaded:.1f} s metrics)"
+    )
 
 
 if __name__ == "__main__":

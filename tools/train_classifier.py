@@ -86,16 +86,19 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(args.seed)
     train = load_mnist("train", device=device)
     test = load_mnist("test", device=device)
-    print(f"training on {describe_device(device)}: {len(train.images)} images, "
-          f"{args.epochs} epochs, seed {args.seed}")
+    print(
+        f"training on {describe_device(device)}: {len(train.images)} images, "
+        f"{args.epochs} epochs, seed {args.seed}"
+    )
 
     model = MnistClassifier().to(device)
     batches = BatchIterator(train.images, train.labels, batch_size=BATCH_SIZE, seed=args.seed)
     steps = args.epochs * batches.batches_per_epoch
     opt = torch.optim.Adam(model.parameters(), lr=MAX_LR)
     # One-cycle: warm up, then anneal to ~0, which gets the most out of a few epochs.
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=MAX_LR, total_steps=steps,
-                                                pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=MAX_LR, total_steps=steps, pct_start=0.15
+    )
     start = time.perf_counter()
     model.train()
     running = torch.zeros((), device=device)
@@ -111,25 +114,32 @@ def main(argv: list[str] | None = None) -> None:
             epoch = step // batches.batches_per_epoch
             mean = running.item() / batches.batches_per_epoch
             running.zero_()
-            print(f"epoch {epoch}/{args.epochs}: train loss {mean:.4f}, "
-                  f"{time.perf_counter() - start:.0f} s")
+            print(
+                f"epoch {epoch}/{args.epochs}: train loss {mean:.4f}, "
+                f"{time.perf_counter() - start:.0f} s"
+            )
     train_seconds = time.perf_counter() - start
 
     test_accuracy = accuracy(model, test.images, test.labels)
-    print(f"test accuracy: {test_accuracy:.4f} ({len(test.images)} images), "
-          f"trained in {train_seconds:.0f} s")
+    print(
+        f"test accuracy: {test_accuracy:.4f} ({len(test.images)} images), "
+        f"trained in {train_seconds:.0f} s"
+    )
 
     out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
     torch.save(state, out)
-    manifest = update_manifest(out, {
-        "sha256": sha256(out),
-        "test_accuracy": round(test_accuracy, 4),
-        "trained_by": f"tools/train_classifier.py --epochs {args.epochs} --seed {args.seed}",
-        "device": describe_device(device),
-        "train_seconds": round(train_seconds, 1),
-    })
+    manifest = update_manifest(
+        out,
+        {
+            "sha256": sha256(out),
+            "test_accuracy": round(test_accuracy, 4),
+            "trained_by": f"tools/train_classifier.py --epochs {args.epochs} --seed {args.seed}",
+            "device": describe_device(device),
+            "train_seconds": round(train_seconds, 1),
+        },
+    )
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {manifest}")
 
 

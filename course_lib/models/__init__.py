@@ -1,5 +1,6 @@
 """The course's networks, one module per family."""
 
+from .classifier import MnistClassifier
 from .vae import VAE, reparameterize
 
-__all__ = ["VAE", "reparameterize"]
+__all__ = ["MnistClassifier", "VAE", "reparameterize"]
