@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from course_lib.models import VAE
-from course_lib.recipes.vae import evaluate_vae, lecture_settings, train_vae
+from course_lib.recipes.vae import VAESettings, evaluate_vae, lecture_settings, train_vae
 
 
 def test_vae_shapes_and_samples_in_unit_interval():
@@ -20,7 +20,8 @@ def test_vae_shapes_and_samples_in_unit_interval():
 def test_training_on_real_mnist_lowers_the_test_negative_elbo(mnist_test):
     images = mnist_test.images
     untrained = evaluate_vae(VAE(latent_dim=8, hidden=(128,)), images[1000:])
-    settings = lecture_settings(latent_dim=8, hidden=(128,), epochs=3.0, batch_size=50)
+    # explicit settings: the smoke budget (SMOKE_TEST=1 in make test) must not shrink this run
+    settings = VAESettings(latent_dim=8, hidden=(128,), epochs=3.0, batch_size=50)
     model, trainer = train_vae(images[:1000], settings, progress=False)
     trained = evaluate_vae(model, images[1000:])
     assert untrained["negative_elbo"] > 500  # about 784 ln 2 for a random decoder
@@ -28,3 +29,10 @@ def test_training_on_real_mnist_lowers_the_test_negative_elbo(mnist_test):
     assert trained["negative_elbo"] == pytest.approx(trained["reconstruction"] + trained["kl"])
     assert trainer.history["loss"][-1] < trainer.history["loss"][0]
     assert len(trainer.history.snapshots) >= 1
+
+
+def test_smoke_mode_shrinks_the_lecture_budget(monkeypatch):
+    monkeypatch.setenv("SMOKE_TEST", "1")
+    assert lecture_settings().epochs == 1.0
+    monkeypatch.setenv("SMOKE_TEST", "0")
+    assert lecture_settings(beta=4.0) == VAESettings(beta=4.0)
