@@ -6,8 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 PYTEST_ARGS ?=
+RUN_ALL_ARGS ?=
 
-.PHONY: lab test setup lint format exercises benchmarks clean
+.PHONY: lab test setup chromium lint format exercises run-all benchmarks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,7 +23,23 @@ setup: $(STAMP)  ## create .venv and install course_lib with its dev tools
 lab: $(STAMP)  ## open the course in JupyterLab
 	$(BIN)/jupyter lab --notebook-dir=. README.md
 
-test: $(STAMP)  ## lint, exercise drift, unit tests, and every notebook in smoke mode
+# The browser test needs Debian's chromium. Install it where the system allows (root with
+# apt-get); anywhere else say how, and go on: the test then skips and says why.
+chromium:  ## install chromium for the browser test, where that is possible
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || [ -n "$$COURSE_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the browser test (apt-get install chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+	  || echo "note: apt-get could not install chromium; the browser test will be skipped"; \
+	else \
+	  echo "note: chromium is not installed (Debian/Ubuntu: sudo apt-get install chromium);" \
+	    "the browser test will be skipped"; \
+	fi
+
+test: $(STAMP) chromium  ## lint, exercise drift, unit tests, the browser test, every notebook in smoke mode
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SMOKE_TEST=1 PYDEVD_DISABLE_FILE_VALIDATION=1 $(BIN)/python -m pytest tests \
@@ -37,6 +54,9 @@ format: $(STAMP)
 
 exercises: $(STAMP)  ## rewrite exercises/ from solutions/
 	$(BIN)/python tools/make_exercises.py
+
+run-all: $(STAMP)  ## run every lecture notebook at the lecture budget; HTML copies in build/html/
+	$(BIN)/python tools/run_all.py $(RUN_ALL_ARGS)
 
 benchmarks: $(STAMP)  ## measure the lecture budgets (minutes; prints the figures)
 	$(BIN)/python benchmarks/vae_elbo.py

@@ -34,7 +34,7 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         with cl.Timer() as timer:
-            model, _ = recipe.train_vae(train.images, settings, seed=seed, progress=False)
+            model, _ = recipe.train_vae(train.images, settings, seed=seed)  # bar: stderr
         torch.manual_seed(seed)
         scores = recipe.evaluate_vae(model, test.images)
         results.append((scores["negative_elbo"], timer.seconds))

@@ -14,15 +14,27 @@ def tensor(
     floating: bool = False,
 ) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if ndim is not None and value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
-    if min_ndim is not None and value.ndim < min_ndim:
+        dtype = ", dtype=torch.float32" if floating else ""
         raise ValueError(
-            f"{name} must have at least {min_ndim} dimensions, got shape {tuple(value.shape)}"
+            f"{name} must be a torch.Tensor, got {type(value).__name__}; "
+            f"convert it with torch.as_tensor({name}{dtype})"
+        )
+    wanted = ndim if ndim is not None else min_ndim
+    if (ndim is not None and value.ndim != ndim) or (
+        min_ndim is not None and value.ndim < min_ndim
+    ):
+        at_least = "" if ndim is not None else "at least "
+        hint = ""
+        if value.ndim == wanted - 1:  # one example where a batch of them was expected
+            hint = f"; if {name} is one example, add the batch dimension: {name}.unsqueeze(0)"
+        raise ValueError(
+            f"{name} must have {at_least}{wanted} dimensions, got shape {tuple(value.shape)}{hint}"
         )
     if floating and not value.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+        raise ValueError(
+            f"{name} must be a floating-point tensor, got dtype {value.dtype}; "
+            f"convert it with {name}.float()"
+        )
     return value
 
 

@@ -22,14 +22,21 @@ from dataclasses import dataclass
 
 import torch
 
-from . import losses
+from . import divergences, losses
 from .models import vae
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
+    "check_acgan_losses",
+    "check_discriminator_loss",
     "check_gaussian_kl",
+    "check_generator_loss",
+    "check_gradient_penalty",
+    "check_js_divergence",
+    "check_kl_divergence",
     "check_negative_elbo",
+    "check_optimal_discriminator",
     "check_reparameterize",
     "compare",
     "use_or_reference",
@@ -273,10 +280,525 @@ def check_negative_elbo(fn: Callable[..., torch.Tensor]) -> CheckResult:
     return _run("negative_elbo", body)
 
 
+# --- chapter 03: divergences ------------------------------------------------------------
+
+
+def _random_distributions(g: torch.Generator, rows: int, outcomes: int) -> torch.Tensor:
+    """Random probability vectors (rows, outcomes), all entries positive, float64."""
+    return torch.softmax(1.5 * torch.randn(rows, outcomes, generator=g, dtype=torch.float64), -1)
+
+
+def _distributions_with_zeros(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairs (4, 6) with zero probabilities: disjoint supports, partial overlap, p = q, random."""
+    p = torch.zeros(4, 6, dtype=torch.float64)
+    q = torch.zeros(4, 6, dtype=torch.float64)
+    p[0, :2], q[0, 2:5] = torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.25, 0.5])
+    p[1, :3], q[1, 1:4] = torch.tensor([0.2, 0.3, 0.5]), torch.tensor([0.3, 0.2, 0.5])
+    w = torch.rand(6, generator=g, dtype=torch.float64) * (torch.arange(6) % 2 == 0)
+    p[2] = q[2] = w / w.sum()
+    for row in (p[3], q[3]):
+        w = torch.rand(6, generator=g, dtype=torch.float64)
+        w[torch.randperm(6, generator=g)[:2]] = 0.0
+        row.copy_(w / w.sum())
+    return p, q
+
+
+def _plain_kl(p: torch.Tensor, q: torch.Tensor, log=torch.log) -> torch.Tensor:
+    """sum p log(p / q) for strictly positive inputs (the known mistakes are built on it)."""
+    return (p * (log(p) - log(q))).sum(-1)
+
+
+def _zero_mistake(name: str, got: torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> None:
+    """Name NaN or inf produced by zero probabilities, before the numbers are compared."""
+    if not isinstance(got, torch.Tensor) or got.shape != p.shape[:-1]:
+        return
+    rows = [i for i in range(len(got)) if not torch.isfinite(got[i])]
+    if not rows:
+        return
+    i = rows[0]
+    where = f"for p = [{_fmt(p[i])}] and q = [{_fmt(q[i])}]"
+    if torch.isnan(got[i]):
+        raise CheckFailed(
+            f"{name} returns NaN {where}: an outcome with probability 0 gives 0 * log 0 (or "
+            "0 / 0). By convention 0 log 0 = 0: keep only the terms where the weight is "
+            "positive (torch.where(p > 0, ..., 0), or torch.xlogy with no 0 / 0 inside)"
+        )
+
+
+def check_kl_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Check ``fn(p, q) -> (B,)``: KL(p || q) = sum_i p_i log(p_i / q_i) per row, in nats,
+    with 0 log 0 = 0 and +inf where q_i = 0 < p_i."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        p64, q64 = _random_distributions(g, 5, 6), _random_distributions(g, 5, 6)
+        p, q = p64.float(), q64.float()
+        got = _call("kl_divergence", fn, p, q)
+        expected = divergences.kl_divergence(p64, q64).float()
+        terms = p64 * (p64.log() - q64.log())
+        compare(
+            "kl_divergence",
+            got,
+            expected,
+            mistakes={
+                "p and q are swapped: KL(p || q) = sum p log(p / q), weighted by p; you "
+                "computed KL(q || p)": _plain_kl(q64, p64).float(),
+                "use the natural log (nats), torch.log, not torch.log2 (bits)": _plain_kl(
+                    p64, q64, torch.log2
+                ).float(),
+                "use the natural log (nats), torch.log, not torch.log10": _plain_kl(
+                    p64, q64, torch.log10
+                ).float(),
+                "each log ratio log(p_i / q_i) must be weighted by p_i": (p64.log() - q64.log())
+                .sum(-1)
+                .float(),
+                "weight the log ratio by p_i, not by q_i": (q64 * (p64.log() - q64.log()))
+                .sum(-1)
+                .float(),
+                "sum over the outcomes, the last dimension (dim=-1), not over the batch": terms.sum(
+                    0
+                ).float(),
+                "return one KL per row (shape (B,)), not the batch total": expected.sum(),
+                "return one KL per row (shape (B,)), not the batch mean": expected.mean(),
+                "return shape (B,), not (B, 1): sum without keepdim": expected[:, None],
+            },
+        )
+        # Zeros in p: those outcomes contribute 0 (0 log 0 = 0).
+        pz, _ = _distributions_with_zeros(g)
+        qz = _random_distributions(g, 4, 6)
+        got = _call("kl_divergence", fn, pz.float(), qz.float())
+        _zero_mistake("kl_divergence", got, pz, qz)
+        compare("kl_divergence (p with zeros)", got, divergences.kl_divergence(pz, qz).float())
+        # Zeros in q where p > 0: p puts mass where q has none, KL = +inf.
+        p_in = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]], dtype=torch.float32)
+        q_out = torch.tensor([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5]], dtype=torch.float32)
+        got = _call("kl_divergence", fn, p_in, q_out)
+        if not isinstance(got, torch.Tensor) or got.shape != (2,):
+            raise CheckFailed("kl_divergence: expected one value per row, shape (2,)")
+        if torch.isnan(got[0]):
+            raise CheckFailed(
+                "kl_divergence([0.5, 0.5, 0], [1, 0, 0]) returned NaN; it is +inf: p puts "
+                "mass 0.5 on an outcome where q has none, and p log(p / 0) = +inf "
+                "(0 log 0 = 0 still holds for the third outcome)"
+            )
+        if not (torch.isinf(got[0]) and got[0] > 0):
+            raise CheckFailed(
+                f"kl_divergence([0.5, 0.5, 0], [1, 0, 0]) should be +inf (p puts mass where "
+                f"q has none), got {got[0].item():.4g}. An epsilon added to q hides this: "
+                f"the KL then depends on the epsilon and is not the KL"
+            )
+        return (
+            f"KL of 5 random pairs over 6 outcomes: [{_fmt(expected)}] nats; zeros in p count "
+            f"0 and a zero in q under mass of p gives +inf."
+        )
+
+    return _run("kl_divergence", body)
+
+
+def check_js_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Check ``fn(p, q) -> (B,)``: JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2,
+    per row, in nats, finite and at most log 2 even when the supports are disjoint."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        p64, q64 = _random_distributions(g, 5, 6), _random_distributions(g, 5, 6)
+        p, q = p64.float(), q64.float()
+        got = _call("js_divergence", fn, p, q)
+        expected = divergences.js_divergence(p64, q64)
+        m = 0.5 * (p64 + q64)
+        kl_pm = _plain_kl(p64, m)
+        bad_m = p64 + q64 / 2  # what "p + q / 2" computes
+        terms = 0.5 * (p64 * (p64 / m).log() + q64 * (q64 / m).log())
+        mistakes = {
+            "use the natural log (nats), torch.log, not torch.log2: in bits JS is at most 1, "
+            "in nats at most log 2": expected / math.log(2),
+            "use the natural log (nats), torch.log, not torch.log10": expected / math.log(10),
+            "the factor 1/2 is missing: JS = 1/2 KL(p || m) + 1/2 KL(q || m)": 2 * expected,
+            "only the term of p is there: add 1/2 KL(q || m)": 0.5 * kl_pm,
+            "only KL(p || m) is there: JS = 1/2 KL(p || m) + 1/2 KL(q || m)": kl_pm,
+            "that is KL(p || q), not JS: compare each distribution with the mixture "
+            "m = (p + q) / 2, not with the other one": _plain_kl(p64, q64),
+            "that is KL(q || p), not JS: compare each distribution with the mixture "
+            "m = (p + q) / 2": _plain_kl(q64, p64),
+            "that is the symmetrised KL (KL(p || q) + KL(q || p)) / 2, not JS: compare each "
+            "distribution with the mixture m = (p + q) / 2": 0.5
+            * (_plain_kl(p64, q64) + _plain_kl(q64, p64)),
+            "the mixture is m = (p + q) / 2, not p + q (JS comes out log 2 too small)": expected
+            - math.log(2),
+            "the mixture is m = (p + q) / 2: `p + q / 2` divides only q (mind the brackets)": 0.5
+            * (_plain_kl(p64, bad_m) + _plain_kl(q64, bad_m)),
+            "the KL arguments are reversed: KL(p || m) = sum p log(p / m), not KL(m || p)": 0.5
+            * (_plain_kl(m, p64) + _plain_kl(m, q64)),
+            "sum over the outcomes, the last dimension (dim=-1), not over the batch": terms.sum(0),
+            "return one JS per row (shape (B,)), not the batch total": expected.sum(),
+            "return one JS per row (shape (B,)), not the batch mean": expected.mean(),
+            "return shape (B,), not (B, 1): sum without keepdim": expected[:, None],
+        }
+        compare(
+            "js_divergence",
+            got,
+            expected.float(),
+            mistakes={k: value.float() for k, value in mistakes.items()},
+        )
+        # Zeros, and disjoint supports: JS is finite, log 2 for disjoint supports, 0 for p = q.
+        pz, qz = _distributions_with_zeros(g)
+        got = _call("js_divergence", fn, pz.float(), qz.float())
+        _zero_mistake("js_divergence", got, pz, qz)
+        if isinstance(got, torch.Tensor) and got.shape == (4,) and torch.isinf(got).any():
+            i = int(torch.isinf(got).nonzero()[0])
+            raise CheckFailed(
+                f"js_divergence is inf for p = [{_fmt(pz[i])}] and q = [{_fmt(qz[i])}]; JS is "
+                f"always finite (at most log 2): divide by the mixture m = (p + q) / 2, which "
+                f"is positive wherever p or q is, never by p or q themselves"
+            )
+        compare(
+            "js_divergence (with zero probabilities)",
+            got,
+            divergences.js_divergence(pz, qz).float(),
+        )
+        return (
+            f"JS of 5 random pairs over 6 outcomes: [{_fmt(expected)}] nats, all within "
+            f"[0, log 2 = {math.log(2):.4f}]; disjoint supports give log 2 and p = q gives 0."
+        )
+
+    return _run("js_divergence", body)
+
+
+def check_optimal_discriminator(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> CheckResult:
+    """Check ``fn(p_r, p_f) -> D``: D*(x) = p_r(x) / (p_r(x) + p_f(x)) at every point."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        p_r = torch.randn(4, 7, generator=g, dtype=torch.float32).exp()
+        p_f = torch.randn(4, 7, generator=g, dtype=torch.float32).exp()
+        got = _call("optimal_discriminator", fn, p_r, p_f)
+        expected = divergences.optimal_discriminator(p_r, p_f)
+        compare(
+            "optimal_discriminator",
+            got,
+            expected,
+            mistakes={
+                "real and fake are swapped: D*(x) is the probability that x is real, "
+                "p_r / (p_r + p_f)": p_f / (p_r + p_f),
+                "divide by the sum p_r + p_f (a probability in [0, 1]), not by p_f": torch.where(
+                    p_f > 0, p_r / p_f.clamp_min(1e-30), torch.zeros_like(p_r)
+                ),
+                "D* depends on x: it is p_r(x) / (p_r(x) + p_f(x)) at each point, not a "
+                "constant 1/2": torch.full_like(p_r, 0.5),
+                "that is the sigmoid of p_r - p_f, not p_r / (p_r + p_f)": torch.sigmoid(p_r - p_f),
+            },
+        )
+        # Where only one density has mass, D* is certain: 0 (only fake) or 1 (only real).
+        p_r = torch.tensor([0.0, 0.7, 0.2], dtype=torch.float32)
+        p_f = torch.tensor([0.4, 0.0, 0.2], dtype=torch.float32)
+        got = _call("optimal_discriminator", fn, p_r, p_f)
+        compare(
+            "optimal_discriminator (where one density is 0)",
+            got,
+            torch.tensor([0, 1, 0.5], dtype=torch.float32),
+        )
+        return (
+            "D* = p_r / (p_r + p_f) at 28 random points; 0 where only p_f has mass, 1 where "
+            "only p_r has."
+        )
+
+    return _run("optimal_discriminator", body)
+
+
+# --- chapters 02 and 04: GAN losses and the gradient penalty -----------------------------
+
+
+def _bce_with_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.full_like(logits, target)
+    )
+
+
+def check_discriminator_loss(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> CheckResult:
+    """Check ``fn(real_logits, fake_logits) -> scalar``: -[E log D(x) + E log(1 - D(G(z)))]
+    with D = sigmoid(logit), the loss the discriminator minimises."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        real = 2 * torch.randn(16, generator=g) + 1
+        fake = 2 * torch.randn(16, generator=g) - 1
+        got = _call("discriminator_loss", fn, real, fake)
+        expected = losses.discriminator_loss(real, fake)
+        sp = torch.nn.functional.softplus
+        real_term, fake_term = sp(-real).mean(), sp(fake).mean()
+        compare(
+            "discriminator_loss",
+            got,
+            expected,
+            mistakes={
+                "real and fake are swapped: real images have target 1 (log D(x)), fakes "
+                "target 0 (log(1 - D(G(z))))": sp(real).mean() + sp(-fake).mean(),
+                "the fake term is missing: add -E log(1 - D(G(z)))": real_term,
+                "the real term is missing: add -E log D(x)": fake_term,
+                "the fake term uses log D(G(z)); D must push D(G(z)) to 0, so it is "
+                "log(1 - D(G(z)))": real_term + sp(-fake).mean(),
+                "the two terms are averaged; V(G, D) is their sum": 0.5 * expected,
+                "the sigmoid is applied twice: the inputs are logits, so use "
+                "binary_cross_entropy_with_logits on them directly, or BCE on their "
+                "sigmoid, not BCE-with-logits on the sigmoid": _bce_with_logits(
+                    torch.sigmoid(real), 1.0
+                )
+                + _bce_with_logits(torch.sigmoid(fake), 0.0),
+                "the inputs are logits, not probabilities: D = sigmoid(logit)": -(
+                    real.clamp(1e-6, 1 - 1e-6).log().mean()
+                    + (1 - fake.clamp(1e-6, 1 - 1e-6)).log().mean()
+                ),
+                "return one scalar, the sum of the two batch means, not a value per example": sp(
+                    -real
+                )
+                + sp(fake),
+            },
+        )
+        zero = _call("discriminator_loss", fn, torch.zeros(4), torch.zeros(4))
+        compare("discriminator_loss (all logits 0, D = 1/2)", zero, torch.tensor(2 * math.log(2)))
+        return (
+            f"-V(G, D) on random logits: {expected.item():.4f}; with D = 1/2 everywhere it is "
+            f"2 log 2 = {2 * math.log(2):.4f}."
+        )
+
+    return _run("discriminator_loss", body)
+
+
+def check_generator_loss(
+    fn: Callable[[torch.Tensor], torch.Tensor], saturating: bool = False
+) -> CheckResult:
+    """Check ``fn(fake_logits) -> scalar``: the non-saturating -E log D(G(z)), or with
+    ``saturating=True`` the minimax form E log(1 - D(G(z))), both minimised by G."""
+    name = "saturating generator_loss" if saturating else "generator_loss"
+
+    def body() -> str:
+        g = _fresh_generator()
+        fake = 2 * torch.randn(16, generator=g) - 1
+        got = _call(name, fn, fake)
+        expected = losses.generator_loss(fake, saturating=saturating)
+        other = losses.generator_loss(fake, saturating=not saturating)
+        sp = torch.nn.functional.softplus
+        if saturating:
+            mistakes = {
+                "that is the non-saturating loss -E log D(G(z)); the saturating (minimax) "
+                "loss is E log(1 - D(G(z)))": other,
+                "the sign is flipped: G minimises E log(1 - D(G(z))), the term it shares "
+                "with V(G, D), as it is (not its negative)": sp(fake).mean(),
+            }
+        else:
+            mistakes = {
+                "that is the saturating loss E log(1 - D(G(z))); the non-saturating loss "
+                "is -E log D(G(z)) (label the fakes as real, target 1)": other,
+                "that is -E log(1 - D(G(z))), which G would lower by making D(G(z)) smaller: "
+                "the non-saturating loss is -E log D(G(z))": sp(fake).mean(),
+                "the inputs are logits: D = sigmoid(logit), so -log D = softplus(-logit)": -(
+                    fake.clamp_min(1e-6).log().mean()
+                ),
+            }
+        mistakes["return one scalar, the mean over the batch, not a value per example"] = (
+            -sp(fake) if saturating else sp(-fake)
+        )
+        compare(name, got, expected, mistakes=mistakes)
+        return (
+            f"On random fake logits: {expected.item():.4f} "
+            f"(the other form gives {other.item():.4f})."
+        )
+
+    return _run(name, body)
+
+
+class _LinearCritic(torch.nn.Module):
+    """f(x) = w . x over all the dimensions of a sample: its gradient is w everywhere."""
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = torch.nn.Parameter(w.clone())
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(x.detach().clone())
+        return (x * self.w).flatten(1).sum(1)  # (B,)
+
+
+class _SquareCritic(_LinearCritic):
+    """f(x) = sum w x^2 / 2: its gradient w * x depends on where it is evaluated."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(x.detach().clone())
+        return (0.5 * self.w * x.pow(2)).flatten(1).sum(1)  # (B,)
+
+
+def _penalty_of(grad: torch.Tensor) -> torch.Tensor:
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(critic, real, fake) -> scalar``: E[(||grad f(x_hat)||_2 - 1)^2] at
+    x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample, the norm over all the
+    dimensions of each sample, with the graph kept so that the critic learns from it."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        b, shape = 8, (3, 4, 4)
+        w = torch.randn(1, *shape, generator=g)
+        w = w * (1.5 + torch.rand(1, generator=g)) / w.norm()  # ||w|| in [1.5, 2.5]
+        real, fake = torch.randn(b, *shape, generator=g), torch.randn(b, *shape, generator=g)
+        critic = _LinearCritic(w)
+        got = _call("gradient_penalty", fn, critic, real, fake)
+        grad = w.expand(b, *shape)
+        expected = _penalty_of(grad)
+        norm = grad.flatten(1).norm(dim=1)
+        compare(
+            "gradient_penalty",
+            got,
+            expected,
+            mistakes={
+                "the norm is taken per element (|df/dx_i|): take one norm per sample over "
+                "all its dimensions, grad.flatten(1).norm(2, dim=1)": (grad.abs() - 1)
+                .pow(2)
+                .mean(),
+                "the norm is taken over dim=1 (the channels) only: flatten each sample "
+                "first, grad.flatten(1).norm(2, dim=1)": (grad.norm(dim=1) - 1).pow(2).mean(),
+                "the square is missing: the penalty is (||grad|| - 1)^2": (norm - 1).mean(),
+                "the square is missing: the penalty is (||grad|| - 1)^2, not |  ||grad|| - 1 |": (
+                    norm - 1
+                )
+                .abs()
+                .mean(),
+                "that is (||grad||^2 - 1)^2: use the norm, not the squared norm": (norm.pow(2) - 1)
+                .pow(2)
+                .mean(),
+                "the penalty keeps the weight lambda; return it without (lambda = 10 is "
+                "applied in the training loop)": 10 * expected,
+                "return one scalar, the mean over the batch, not a value per sample": (
+                    norm - 1
+                ).pow(2),
+            },
+        )
+        if not got.requires_grad:
+            raise CheckFailed(
+                "gradient_penalty carries no gradient to the critic: call torch.autograd.grad"
+                "(..., create_graph=True) so that the penalty can be back-propagated"
+            )
+        got.backward()
+        if critic.w.grad is None or critic.w.grad.abs().sum() == 0:
+            raise CheckFailed("gradient_penalty: the gradient does not reach the critic's weights")
+        # Where the critic is evaluated: on the segments between real and fake, eps per sample.
+        critic = _SquareCritic(w.abs() + 0.5)
+        b = 32
+        real, fake = torch.randn(b, *shape, generator=g), torch.randn(b, *shape, generator=g)
+        got = _call("gradient_penalty", fn, critic, real, fake)
+        if not critic.inputs or critic.inputs[-1].shape != real.shape:
+            raise CheckFailed(
+                f"gradient_penalty should call the critic on x_hat of shape {tuple(real.shape)}"
+            )
+        x_hat = critic.inputs[-1]
+        d = (real - fake).flatten(1)
+        eps = ((x_hat - fake).flatten(1) * d).sum(1) / d.pow(2).sum(1)  # projection on segment
+        residual = (fake.flatten(1) + eps[:, None] * d - x_hat.flatten(1)).abs().max()
+        if residual > 1e-4 or eps.min() < -1e-4 or eps.max() > 1 + 1e-4:
+            raise CheckFailed(
+                "gradient_penalty: the critic was not evaluated between real and fake samples; "
+                "x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1]"
+            )
+        if eps.std() < 1e-3 and (eps.mean() < 1e-3 or eps.mean() > 1 - 1e-3):
+            raise CheckFailed(
+                "gradient_penalty: the critic was evaluated at the real (or fake) samples "
+                "themselves; interpolate, x_hat = eps * real + (1 - eps) * fake, one eps per "
+                "sample drawn from U[0, 1]"
+            )
+        if eps.std() < 1e-3:
+            raise CheckFailed(
+                "gradient_penalty: every sample used the same eps; draw one eps per sample, "
+                "torch.rand(B, 1, 1, 1), so x_hat covers the segments"
+            )
+        compare(
+            "gradient_penalty (critic f(x) = sum w x^2 / 2)",
+            got,
+            _penalty_of(critic.w.detach() * x_hat),
+        )
+        return (
+            f"(||grad f|| - 1)^2 with one norm per sample: {expected.item():.4f} for a linear "
+            f"critic with ||w|| = {norm[0].item():.3f}; x_hat lies on the segments, eps per "
+            f"sample, and gradients reach the critic."
+        )
+
+    return _run("gradient_penalty", body)
+
+
+# --- chapter 05: AC-GAN ------------------------------------------------------------------
+
+
+def check_acgan_losses(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
+    """Check ``fn(real_logits, fake_logits, real_class_logits, real_labels, fake_class_logits,
+    fake_labels) -> (loss of D, loss of G)``: D maximises L_S + L_C and G maximises L_C - L_S
+    (Odena et al. 2017), so the losses to minimise are -L_S - L_C and L_S - L_C."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        b, k = 8, 10
+        real_s, fake_s = torch.randn(b, generator=g) + 1, torch.randn(b, generator=g) - 1
+        real_c, fake_c = torch.randn(b, k, generator=g), torch.randn(b, k, generator=g)
+        real_y = torch.randint(k, (b,), generator=g)
+        fake_y = torch.randint(k, (b,), generator=g)
+        got = _call("acgan_losses", fn, real_s, fake_s, real_c, real_y, fake_c, fake_y)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailed(
+                "acgan_losses should return two scalars, (loss of D, loss of G), got "
+                f"{type(got).__name__}"
+            )
+        d_expected, g_expected = losses.acgan_losses(real_s, fake_s, real_c, real_y, fake_c, fake_y)
+        minus_l_s = losses.acgan_source_loss(real_s, fake_s)
+        minus_l_c = losses.acgan_class_loss(real_c, real_y, fake_c, fake_y)
+        ce = torch.nn.functional.cross_entropy
+        compare(
+            "acgan_losses: the loss of D",
+            got[0],
+            d_expected,
+            mistakes={
+                "the class term -L_C is missing: D maximises L_S + L_C": minus_l_s,
+                "the source term -L_S is missing: D maximises L_S + L_C": minus_l_c,
+                "L_C also counts the fakes: E log P(C=c | X_fake) with c the class asked "
+                "of G": minus_l_s + ce(real_c, real_y),
+                "that is the loss of G (L_S - L_C); D minimises -L_S - L_C": g_expected,
+            },
+        )
+        compare(
+            "acgan_losses: the loss of G",
+            got[1],
+            g_expected,
+            mistakes={
+                "that is the loss of D: G maximises L_C - L_S, so it minimises L_S - L_C": (
+                    d_expected
+                ),
+                "the source term -L_S is missing from G's loss": minus_l_c,
+                "that is the non-saturating variant; this exercise asks for the paper's "
+                "L_S - L_C": losses.generator_loss(fake_s) + ce(fake_c, fake_y),
+            },
+        )
+        return (
+            f"-L_S - L_C = {d_expected.item():.4f} for D and L_S - L_C = {g_expected.item():.4f} "
+            f"for G on random logits."
+        )
+
+    return _run("acgan_losses", body)
+
+
 _CHECKS: dict[str, tuple[Callable[[Callable], CheckResult], Callable]] = {
+    "discriminator_loss": (check_discriminator_loss, losses.discriminator_loss),
+    "generator_loss": (check_generator_loss, losses.generator_loss),
+    "gradient_penalty": (check_gradient_penalty, losses.gradient_penalty),
+    "acgan_losses": (check_acgan_losses, losses.acgan_losses),
     "gaussian_kl": (check_gaussian_kl, losses.gaussian_kl),
     "reparameterize": (check_reparameterize, vae.reparameterize),
     "negative_elbo": (check_negative_elbo, losses.negative_elbo),
+    "kl_divergence": (check_kl_divergence, divergences.kl_divergence),
+    "js_divergence": (check_js_divergence, divergences.js_divergence),
+    "optimal_discriminator": (check_optimal_discriminator, divergences.optimal_discriminator),
 }
 
 

@@ -3,20 +3,38 @@
 MNIST is read by torchvision from ``COURSE_DATA_DIR`` (default: ``data/`` in the course's
 folder) and downloaded there when missing. The whole split is held as one tensor on the
 device, so a training step draws its batch by indexing, with no loader in between.
+
+The 2-D mixtures of chapters 02-07 (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018):
+a :class:`Mixture` knows its mode centres and std, so the same object samples the data and
+scores a generator (:func:`course_lib.metrics.mode_statistics`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.error
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
+from . import _validate as v
 from .device import get_device
 
-__all__ = ["MnistSplit", "MnistNotFoundError", "data_dir", "load_mnist", "BatchIterator"]
+__all__ = [
+    "MnistSplit",
+    "MnistNotFoundError",
+    "data_dir",
+    "load_mnist",
+    "BatchIterator",
+    "Mixture",
+    "ring_mixture",
+    "grid_mixture",
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+]
 
 _COURSE_ROOT = Path(__file__).resolve().parent.parent
 _MNIST_FILES = (
@@ -161,3 +179,93 @@ class BatchIterator:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.seed, self.epoch, self.position = state["seed"], state["epoch"], state["position"]
         self._order = None
+
+
+# --- 2-D Gaussian mixtures ---------------------------------------------------------------
+
+
+def _positive_int(name: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """An equal-weight mixture of isotropic Gaussians N(centre_k, std^2 I) in the plane.
+
+    ``centres``: (K, 2) float32 on the CPU; ``std``: the standard deviation of every mode.
+    """
+
+    centres: torch.Tensor
+    std: float
+
+    def __post_init__(self) -> None:
+        v.tensor("centres", self.centres, ndim=2, floating=True)
+        if self.centres.shape[1] != 2 or len(self.centres) == 0:
+            raise ValueError(f"centres must have shape (K, 2), got {tuple(self.centres.shape)}")
+        v.positive("std", self.std)
+
+    @property
+    def modes(self) -> int:
+        return len(self.centres)
+
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """n points (n, 2): a mode drawn uniformly, then centre + std * N(0, I).
+
+        Drawn on the CPU (so a seeded ``generator`` gives the same points on every device),
+        then moved to ``device`` (default: the CPU).
+        """
+        _positive_int("n", n)
+        k = torch.randint(self.modes, (n,), generator=generator)
+        noise = torch.randn(n, 2, generator=generator)
+        x = self.centres[k] + self.std * noise  # (n, 2)
+        return x.to(device) if device is not None else x
+
+
+def ring_mixture(modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture:
+    """``modes`` Gaussians evenly spaced on a circle of ``radius`` (VEEGAN's ring of 8)."""
+    _positive_int("modes", modes)
+    v.positive("radius", radius)
+    angle = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes
+    centres = radius * torch.stack([angle.cos(), angle.sin()], dim=1)
+    return Mixture(centres.float(), float(std))
+
+
+def grid_mixture(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
+    """side x side Gaussians on a centred square grid; the default is {-4, -2, 0, 2, 4}^2."""
+    _positive_int("side", side)
+    v.positive("spacing", spacing)
+    axis = spacing * (torch.arange(side, dtype=torch.float64) - (side - 1) / 2)
+    xx, yy = torch.meshgrid(axis, axis, indexing="ij")
+    centres = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+    return Mixture(centres.float(), float(std))
+
+
+def ring_of_gaussians(
+    n: int,
+    modes: int = 8,
+    radius: float = 1.0,
+    std: float = 0.01,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """n samples (n, 2) of :func:`ring_mixture`; its ``centres`` score a generator."""
+    return ring_mixture(modes, radius, std).sample(n, generator, device)
+
+
+def grid_of_gaussians(
+    n: int,
+    side: int = 5,
+    spacing: float = 2.0,
+    std: float = 0.05,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """n samples (n, 2) of :func:`grid_mixture`; its ``centres`` score a generator."""
+    return grid_mixture(side, spacing, std).sample(n, generator, device)

@@ -160,7 +160,7 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     _distribution("p", p)
     _distribution("q", q)
     _pair("p", p, "q", q)
-    return _js_terms(p, q).sum(-1)
+    return _js_terms(p, q).sum(-1).clamp_min(0.0)  # rounding can leave -1e-17 at p = q
 
 
 # --- densities on a uniform grid --------------------------------------------------------
@@ -189,22 +189,25 @@ def js_on_grid(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
     _distribution("p", p, dx)
     _distribution("q", q, dx)
     _pair("p", p, "q", q)
-    return _js_terms(p, q).sum(-1) * dx
+    return (_js_terms(p, q).sum(-1) * dx).clamp_min(0.0)  # rounding can leave -1e-17
 
 
 def wasserstein_on_grid(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
     """W1(p, q) = integral of |F_p(x) - F_q(x)| dx in one dimension, F the CDFs.
 
     p, q: density values (..., N) dx apart, each integrating to 1; the CDFs are their
-    cumulative sums times dx. Returns shape (...), in the units of x.
+    running integrals by the trapezoid rule. Returns shape (...), in the units of x.
     """
     dx = _spacing(dx)
     _distribution("p", p, dx)
     _distribution("q", q, dx)
     _pair("p", p, "q", q)
-    cdf_p = torch.cumsum(p, dim=-1) * dx
-    cdf_q = torch.cumsum(q, dim=-1) * dx
-    return (cdf_p - cdf_q).abs().sum(-1) * dx
+    return (_cdf(p, dx) - _cdf(q, dx)).abs().sum(-1) * dx
+
+
+def _cdf(p: torch.Tensor, dx: float) -> torch.Tensor:
+    """F(x_i) = integral of p from x_0 to x_i, trapezoid rule: dx (p_0 / 2 + ... + p_i / 2)."""
+    return (torch.cumsum(p, dim=-1) - 0.5 * (p + p[..., :1])) * dx
 
 
 # --- the Wasserstein distance from samples and in closed form ---------------------------
@@ -279,9 +282,8 @@ def optimal_discriminator(
     p_r, p_f = torch.broadcast_tensors(p_r, p_f)
     seen = (p_r + p_f) > 0
     if logits:
-        log_r = torch.log(torch.where(seen, p_r, torch.ones_like(p_r)))
-        log_f = torch.log(torch.where(seen, p_f, torch.ones_like(p_f)))
-        return log_r - log_f  # 0 (D* = 1/2) where both are 0
+        difference = _log_or_minus_inf(p_r) - _log_or_minus_inf(p_f)
+        return torch.where(seen, difference, torch.zeros_like(p_r))  # 0: D* = 1/2 off both
     total_safe = torch.where(seen, p_r + p_f, torch.ones_like(p_r))
     return torch.where(seen, p_r / total_safe, torch.full_like(p_r, 0.5))
 
@@ -326,7 +328,7 @@ def gan_value(
 
 
 def _log_or_minus_inf(x: torch.Tensor) -> torch.Tensor:
-    """log x for x in [0, 1]: -inf at 0, with a zero (not NaN) gradient there."""
+    """log x for x >= 0: -inf at 0, with a zero (not NaN) gradient there."""
     positive = x > 0
     return torch.where(
         positive,

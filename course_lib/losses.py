@@ -2,29 +2,52 @@
 
 Chapter 01 (VAE, Kingma and Welling 2013; beta-VAE, Higgins et al. 2017):
 the negative ELBO  -ELBO(x) = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I)).
+
+Chapters 02-05 (GAN, WGAN, AC-GAN): every function returns the quantity its network
+*minimises*, computed from logits (softplus forms, stable where D is near 0 or 1).
+With D = sigmoid(logit): -log D = softplus(-logit) and -log(1 - D) = softplus(logit).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from . import _validate as v
 
-__all__ = ["gaussian_kl", "reconstruction_bce", "negative_elbo"]
+__all__ = [
+    "gaussian_kl",
+    "reconstruction_bce",
+    "negative_elbo",
+    "discriminator_loss",
+    "generator_loss",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "gradient_penalty",
+    "acgan_source_loss",
+    "acgan_class_loss",
+    "acgan_losses",
+]
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def gaussian_kl(
+    mu: torch.Tensor, logvar: torch.Tensor, per_dimension: bool = False
+) -> torch.Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)) in closed form, one value per row.
 
     KL = -1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)   (Kingma and Welling, App. B)
 
-    mu, logvar: (B, D). Returns (B,), in nats.
+    mu, logvar: (B, D). Returns (B,), in nats; with ``per_dimension`` the (B, D) terms of
+    the sum, which show which latent dimensions carry information.
     """
     v.tensor("mu", mu, ndim=2, floating=True)
     v.tensor("logvar", logvar, ndim=2, floating=True)
     v.same_shape("mu", mu, "logvar", logvar)
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+    v.same_device("mu", mu, "logvar", logvar)
+    terms = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())  # (B, D)
+    return terms if per_dimension else terms.sum(dim=1)
 
 
 def reconstruction_bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -64,3 +87,164 @@ def negative_elbo(
             f"mu must be (B, D) with B = {len(x)} rows like x, got shape {tuple(mu.shape)}"
         )
     return (reconstruction_bce(logits, x) + beta * gaussian_kl(mu, logvar)).mean()
+
+
+# --- chapter 02: GAN (Goodfellow et al. 2014) --------------------------------------------
+
+
+def _logits(name: str, value) -> torch.Tensor:
+    """One logit (or critic score) per example: (B,) or (B, 1), B >= 1; returned as (B,)."""
+    v.tensor(name, value, min_ndim=1, floating=True)
+    if value.ndim > 2 or (value.ndim == 2 and value.shape[1] != 1) or len(value) == 0:
+        raise ValueError(
+            f"{name} must hold one value per example, shape (B,) or (B, 1) with B >= 1, "
+            f"got {tuple(value.shape)}"
+        )
+    return value.reshape(-1).float()
+
+
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """-V(G, D) = -[E_x log D(x) + E_z log(1 - D(G(z)))], the loss D minimises (Goodfellow, eq. 1).
+
+    With ``label_smoothing`` = s the real target is 1 - s instead of 1 (one-sided label
+    smoothing, Salimans et al. 2016, sec. 3.4); the fake target stays 0. Logits: (B,) or (B, 1).
+    Returns a scalar; 2 log 2 when every logit is 0 (D = 1/2 everywhere).
+    """
+    real = _logits("real_logits", real_logits)
+    fake = _logits("fake_logits", fake_logits)
+    v.same_device("real_logits", real_logits, "fake_logits", fake_logits)
+    s = v.positive("label_smoothing", label_smoothing, allow_zero=True)
+    if s >= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    # BCE with target t: t * softplus(-l) + (1 - t) * softplus(l)
+    real_term = (1 - s) * F.softplus(-real) + s * F.softplus(real)  # -log D(x) for s = 0
+    fake_term = F.softplus(fake)  # -log(1 - D(G(z)))
+    return real_term.mean() + fake_term.mean()
+
+
+def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
+    """The loss G minimises: E_z log(1 - D(G(z))) (``saturating``, the minimax form) or
+    -E_z log D(G(z)) (non-saturating, Goodfellow et al. 2014, sec. 3).
+
+    The saturating form has a vanishing gradient where D(G(z)) is near 0, early in training.
+    fake_logits: (B,) or (B, 1). Returns a scalar.
+    """
+    fake = _logits("fake_logits", fake_logits)
+    if not isinstance(saturating, bool):
+        raise ValueError(f"saturating must be True or False, got {saturating!r}")
+    if saturating:
+        return -F.softplus(fake).mean()  # log(1 - D) = -softplus(l)
+    return F.softplus(-fake).mean()  # -log D = softplus(-l)
+
+
+# --- chapter 04: WGAN (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2017) ---------
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """E_z f(G(z)) - E_x f(x), the loss the critic f minimises (Arjovsky et al., Algorithm 1).
+
+    Its negative estimates W(p_r, p_g) (times K) when f is K-Lipschitz. Scores: (B,) or (B, 1).
+    """
+    real = _logits("real_scores", real_scores)
+    fake = _logits("fake_scores", fake_scores)
+    v.same_device("real_scores", real_scores, "fake_scores", fake_scores)
+    return fake.mean() - real.mean()
+
+
+def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """-E_z f(G(z)), the loss the generator minimises in a WGAN. Scores: (B,) or (B, 1)."""
+    return -_logits("fake_scores", fake_scores).mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """E[(||grad f(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample
+    (Gulrajani et al. 2017, Algorithm 1), without the weight lambda (they use 10).
+
+    The norm is taken per sample over all its dimensions (not per pixel). The graph is kept
+    (create_graph=True) so the penalty trains the critic. real, fake: (B, ...), same shape.
+    """
+    if not callable(critic):
+        raise ValueError(f"critic must be a callable network, got {type(critic).__name__}")
+    v.tensor("real", real, min_ndim=2, floating=True)
+    v.tensor("fake", fake, min_ndim=2, floating=True)
+    v.same_shape("real", real, "fake", fake)
+    v.same_device("real", real, "fake", fake)
+    shape = (len(real),) + (1,) * (real.ndim - 1)  # one eps per sample, broadcast
+    eps = torch.rand(shape, generator=generator, device="cpu" if generator else real.device)
+    eps = eps.to(device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)  # (B,), over all dimensions of each sample
+    return (norms - 1).pow(2).mean()
+
+
+# --- chapter 05: AC-GAN (Odena et al. 2017) ----------------------------------------------
+
+
+def acgan_source_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-L_S = -[E log P(S=real | X_real) + E log P(S=fake | X_fake)] (Odena et al., sec. 3).
+
+    The source head gives one logit per image; -L_S equals :func:`discriminator_loss`.
+    """
+    return discriminator_loss(real_logits, fake_logits)
+
+
+def _class_logits(name: str, logits, labels_name: str, labels) -> None:
+    v.tensor(name, logits, ndim=2, floating=True)
+    v.tensor(labels_name, labels, ndim=1)
+    if labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        raise ValueError(f"{labels_name} must be an integer tensor, got dtype {labels.dtype}")
+    if len(labels) != len(logits):
+        raise ValueError(
+            f"{labels_name} must hold one label per row of {name} ({len(logits)}), "
+            f"got {len(labels)}"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+        raise ValueError(
+            f"{labels_name} must be class indices in [0, {logits.shape[1] - 1}], got values in "
+            f"[{labels.min().item()}, {labels.max().item()}]"
+        )
+
+
+def acgan_class_loss(
+    real_class_logits: torch.Tensor,
+    real_labels: torch.Tensor,
+    fake_class_logits: torch.Tensor,
+    fake_labels: torch.Tensor,
+) -> torch.Tensor:
+    """-L_C = -[E log P(C=c | X_real) + E log P(C=c | X_fake)] (Odena et al., sec. 3).
+
+    Class logits: (B, num_classes); labels: (B,) class indices (for fakes, the class asked of G).
+    """
+    _class_logits("real_class_logits", real_class_logits, "real_labels", real_labels)
+    _class_logits("fake_class_logits", fake_class_logits, "fake_labels", fake_labels)
+    real = F.cross_entropy(real_class_logits.float(), real_labels.long())
+    fake = F.cross_entropy(fake_class_logits.float(), fake_labels.long())
+    return real + fake
+
+
+def acgan_losses(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_class_logits: torch.Tensor,
+    real_labels: torch.Tensor,
+    fake_class_logits: torch.Tensor,
+    fake_labels: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss of D, loss of G) of AC-GAN: D maximises L_S + L_C, G maximises L_C - L_S.
+
+    Returned as quantities to *minimise*: D gets -L_S - L_C, G gets L_S - L_C (the paper's
+    minimax form; only the fake terms depend on G). Compute them from separate forward passes
+    (fakes detached for D's step), as in any GAN loop.
+    """
+    source = acgan_source_loss(real_logits, fake_logits)  # -L_S
+    klass = acgan_class_loss(real_class_logits, real_labels, fake_class_logits, fake_labels)
+    return source + klass, -source + klass

@@ -32,6 +32,22 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the trainer has restored the last good state."""
 
 
+def _check_losses(losses) -> None:
+    """A step must return {"name": 0-d tensor}; say how to fix what it returned instead."""
+    if not isinstance(losses, Mapping):
+        raise ValueError(
+            f"step_fn must return a dict of losses such as {{'loss': loss}}, got "
+            f"{type(losses).__name__}; end the step with: return {{'loss': loss}}"
+        )
+    for name, value in losses.items():
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(
+                f"step_fn returned {name!r} = {got}; each loss must be a one-number tensor: "
+                "return the loss itself (not loss.item()), averaged over the batch (.mean())"
+            )
+
+
 @dataclass
 class History:
     """Losses logged during training (one mean per ``log_every`` steps) and snapshots."""
@@ -134,6 +150,12 @@ class Trainer:
         ):
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ValueError(f"{arg} must be a positive int, got {value!r}")
+        if not isinstance(batches, Iterator):
+            raise ValueError(
+                f"batches must be an iterator of batches, got {type(batches).__name__}; use "
+                "course_lib.BatchIterator(images, batch_size=...) (endless), or wrap a list or "
+                "DataLoader in itertools.cycle(...)"
+            )
         if snapshot_fn is not None and snapshot_every is None:
             raise ValueError("snapshot_fn needs snapshot_every (how many steps between snapshots)")
         self.step_fn = step_fn
@@ -272,8 +294,16 @@ class Trainer:
         count = 0
         try:
             while self.step < steps:
-                batch = next(self.batches)
+                try:
+                    batch = next(self.batches)
+                except StopIteration:
+                    raise ValueError(
+                        f"the batches ran out at step {self.step} of {steps}; give the Trainer "
+                        "an endless stream: course_lib.BatchIterator(images, batch_size=...), "
+                        "or itertools.cycle(...) around a list or DataLoader"
+                    ) from None
                 losses = self.step_fn(*batch) if isinstance(batch, tuple) else self.step_fn(batch)
+                _check_losses(losses)
                 for sched in self.schedulers.values():
                     sched.step()
                 for name, value in losses.items():

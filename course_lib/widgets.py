@@ -9,18 +9,22 @@ notebook, putting the object last in a cell displays it.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from . import divergences
 from .device import get_device
 from .latent import interpolate, lerp, slerp
 from .plotting import image_grid
 
-__all__ = ["LatentExplorer", "InterpolationExplorer", "png_bytes"]
+__all__ = ["DivergenceExplorer", "LatentExplorer", "InterpolationExplorer", "png_bytes"]
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
@@ -47,11 +51,20 @@ class _DecodedImage:
 
     @torch.no_grad()
     def _render(self, codes: torch.Tensor, nrow: int = 8) -> np.ndarray:
-        images = self.decode(codes.to(self.device))
+        try:
+            images = self.decode(codes.to(self.device))
+        except (RuntimeError, ValueError) as err:
+            if "device" not in str(err):
+                raise
+            raise ValueError(
+                f"decode failed on codes on {self.device}: {err}\nGive the widget the device "
+                "your model is on: device=next(model.parameters()).device"
+            ) from err
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             raise ValueError(
                 "decode must return images of shape (B, C, H, W) with values in [0, 1]; "
-                f"got {getattr(images, 'shape', type(images).__name__)}"
+                f"got {getattr(images, 'shape', type(images).__name__)}. For a VAE: "
+                "decode=lambda z: torch.sigmoid(vae.decode(z))"
             )
         if images.shape[0] == 1:
             return images[0, 0].float().cpu().numpy()
@@ -92,7 +105,8 @@ class LatentExplorer(_DecodedImage):
         start = torch.zeros(latent_dim) if start is None else start.detach().float().cpu()
         if start.numel() != latent_dim:
             raise ValueError(
-                f"start must have {latent_dim} entries, got shape {tuple(start.shape)}"
+                f"start must have {latent_dim} entries, got shape {tuple(start.shape)}; "
+                "use the code of one image, e.g. start=vae.encode(x[:1])[0]"
             )
         dims = list(range(min(latent_dim, 10))) if dims is None else list(dims)
         if not dims or any(not 0 <= d < latent_dim for d in dims):
@@ -117,7 +131,9 @@ class LatentExplorer(_DecodedImage):
             slider.observe(self._on_slider, names="value")
         self.reset_button = W.Button(description="reset", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
-        self.random_button = W.Button(description="random z ~ N(0, I)", icon="random")
+        self.random_button = W.Button(
+            description="random z ~ N(0, I)", icon="random", layout=W.Layout(width="auto")
+        )
         self.random_button.on_click(lambda _: self.set_code(torch.randn(latent_dim)))
         self.widget = W.HBox(
             [
@@ -174,6 +190,14 @@ class InterpolationExplorer(_DecodedImage):
         scale: int = 8,
     ):
         super().__init__(decode, device, scale)
+        for name, z in (("z0", z0), ("z1", z1)):
+            if not isinstance(z, torch.Tensor):
+                raise ValueError(f"{name} must be a torch.Tensor code, got {type(z).__name__}")
+        if z0.numel() != z1.numel():
+            raise ValueError(
+                f"z0 and z1 must be codes of the same size, got shapes {tuple(z0.shape)} and "
+                f"{tuple(z1.shape)}; encode one image each, e.g. z0 = vae.encode(x[0:1])[0]"
+            )
         self.z0 = z0.detach().float().cpu().reshape(1, -1)
         self.z1 = z1.detach().float().cpu().reshape(1, -1)
         self.path = interpolate(self.z0, self.z1, steps, method)  # (steps, D)
@@ -208,3 +232,137 @@ class InterpolationExplorer(_DecodedImage):
 
     def _refresh(self) -> None:
         self._show(self._render(self.code_at(self.slider.value)))
+
+
+class DivergenceExplorer:
+    """Slide the fake distribution p_f = N(mu, 1) away from the real one p_r = N(0, 1).
+
+    The picture: the two densities; JS(p_r, p_f) against mu, which saturates at log 2; W1
+    against mu, which grows like |mu|; on both curves the current point and its tangent.
+    Values are computed on a grid in float64 (:func:`~course_lib.divergences.js_on_grid`,
+    :func:`~course_lib.divergences.wasserstein_on_grid`), and the gradients d/dmu by
+    **autograd** through that same computation. A gradient below 1e-12 is shown as "≈ 0":
+    the true one is smaller still (about 1e-22 at mu = 20), under float64 rounding of a
+    value near log 2.
+
+    Drive it from Python: ``explorer.slider.value = 12.0``, then read ``explorer.values``
+    (keys mu, js, w1, djs_dmu, dw1_dmu), ``explorer.image`` (an (H, W, 3) array in [0, 1])
+    and ``explorer.image_widget.value`` (the same picture as PNG bytes).
+    """
+
+    def __init__(
+        self,
+        mu: float = 3.0,
+        mu_max: float = 30.0,
+        points: int = 5001,
+        figsize: tuple[float, float] = (12.0, 3.4),
+        dpi: int = 80,
+    ):
+        if not isinstance(mu_max, (int, float)) or not mu_max > 0:
+            raise ValueError(f"mu_max must be a number > 0, got {mu_max!r}")
+        if not isinstance(mu, (int, float)) or not 0 <= mu <= mu_max:
+            raise ValueError(f"mu must be a number in [0, {mu_max}], got {mu!r}")
+        if not isinstance(points, int) or points < 100:
+            raise ValueError(f"points must be an int >= 100, got {points!r}")
+        self.mu_max = float(mu_max)
+        self.figsize, self.dpi = figsize, dpi
+        # The grid reaches 10 standard deviations past both densities: their mass is 1.
+        self.x = torch.linspace(-10.0, self.mu_max + 10.0, points, dtype=torch.float64)
+        self.dx = (self.x[1] - self.x[0]).item()
+        self.p_r = self._density(torch.tensor(0.0, dtype=torch.float64))
+        # JS and W1 along the whole slider range, drawn once.
+        self.curve_mu = torch.linspace(0.0, self.mu_max, 301, dtype=torch.float64)
+        p_f = self._density(self.curve_mu[:, None])  # (301, points)
+        self.curve_js = divergences.js_on_grid(self.p_r, p_f, self.dx).numpy()
+        self.curve_w1 = divergences.wasserstein_on_grid(self.p_r, p_f, self.dx).numpy()
+
+        self.values: dict[str, float] = {}
+        self.image: np.ndarray = np.zeros((1, 1, 3))
+        self.image_widget = W.Image(format="png")
+        self.label = W.HTML()
+        self.slider = W.FloatSlider(
+            value=float(mu),
+            min=0.0,
+            max=self.mu_max,
+            step=0.1,
+            description="mean μ of p_f",
+            continuous_update=False,  # one redraw per move: a figure takes ~0.1 s
+            style={"description_width": "initial"},
+            layout=W.Layout(width="480px"),
+        )
+        self.slider.observe(lambda _: self._refresh(), names="value")
+        self.widget = W.VBox([self.slider, self.label, self.image_widget])
+        self._refresh()
+
+    def _density(self, mu: torch.Tensor) -> torch.Tensor:
+        """N(mu, 1) at the grid points; differentiable in mu."""
+        return torch.exp(-0.5 * (self.x - mu) ** 2) / math.sqrt(2 * math.pi)
+
+    def measure(self, mu: float) -> dict[str, float]:
+        """JS and W1 between N(0, 1) and N(mu, 1), and their derivatives in mu (autograd)."""
+        if not 0 <= mu <= self.mu_max:
+            raise ValueError(f"mu must be in [0, {self.mu_max}], got {mu}")
+        mean = torch.tensor(float(mu), dtype=torch.float64, requires_grad=True)
+        p_f = self._density(mean)
+        js = divergences.js_on_grid(self.p_r, p_f, self.dx)
+        w1 = divergences.wasserstein_on_grid(self.p_r, p_f, self.dx)
+        (djs,) = torch.autograd.grad(js, mean, retain_graph=True)
+        (dw1,) = torch.autograd.grad(w1, mean)
+        return {
+            "mu": float(mu),
+            "js": js.item(),
+            "w1": w1.item(),
+            "djs_dmu": djs.item(),
+            "dw1_dmu": dw1.item(),
+        }
+
+    @staticmethod
+    def _slope(g: float) -> str:
+        return "≈ 0" if abs(g) < 1e-12 else f"{g:.3g}"
+
+    def _draw(self) -> np.ndarray:
+        val = self.values
+        mu = val["mu"]
+        fig = Figure(figsize=self.figsize, dpi=self.dpi)
+        canvas = FigureCanvasAgg(fig)
+        ax_p, ax_js, ax_w = fig.subplots(1, 3)
+        x = self.x.numpy()
+        shown = (x > -5) & (x < self.mu_max + 5)
+        p_f = self._density(torch.tensor(mu, dtype=torch.float64)).numpy()
+        ax_p.fill_between(x[shown], self.p_r.numpy()[shown], alpha=0.45, label="p_r = N(0, 1)")
+        ax_p.fill_between(x[shown], p_f[shown], alpha=0.45, label=f"p_f = N({mu:.1f}, 1)")
+        ax_p.set_xlabel("x")
+        ax_p.set_title("the two densities")
+        ax_p.legend(loc="upper right", fontsize=8)
+        curves = (
+            (ax_js, self.curve_js, val["js"], val["djs_dmu"], "JS", "C2"),
+            (ax_w, self.curve_w1, val["w1"], val["dw1_dmu"], "W1", "C3"),
+        )
+        for ax, curve, value, slope, name, colour in curves:
+            ax.plot(self.curve_mu.numpy(), curve, color=colour)
+            around = np.linspace(max(0.0, mu - 4), min(self.mu_max, mu + 4), 2)
+            ax.plot(around, value + slope * (around - mu), "k--", lw=1, label="tangent")
+            ax.plot([mu], [value], "o", color="k")
+            ax.set_xlabel("μ")
+            ax.set_title(f"{name} = {value:.4g}, d{name}/dμ = {self._slope(slope)}")
+        ax_js.axhline(math.log(2), color="grey", lw=0.8, ls=":", label="log 2")
+        ax_js.set_ylabel("nats")
+        ax_js.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float64) / 255.0
+
+    def _refresh(self) -> None:
+        self.values = self.measure(self.slider.value)
+        val = self.values
+        self.label.value = (
+            f"μ = {val['mu']:.1f}: JS = {val['js']:.6f} nats (log 2 = {math.log(2):.6f}), "
+            f"dJS/dμ = {val['djs_dmu']:.3g}; W1 = {val['w1']:.4f}, dW1/dμ = {val['dw1_dmu']:.3g}"
+        )
+        self.image = self._draw()
+        self.image_widget.value = png_bytes(self.image, scale=1)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -95,3 +95,11 @@ def test_bad_inputs_raise_a_value_error_that_names_the_problem(call, words):
     with pytest.raises(ValueError, match=None) as info:
         call()
     assert words in str(info.value)
+
+
+def test_gaussian_kl_per_dimension_sums_to_the_total():
+    mu = torch.tensor([[1.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(2.0)]])
+    terms = gaussian_kl(mu, logvar, per_dimension=True)
+    # dimension 0: -1/2 (1 + 0 - 1 - 1) = 1/2; dimension 1: -1/2 (1 + ln 2 - 2) = (1 - ln 2) / 2
+    torch.testing.assert_close(terms, torch.tensor([[0.5, (1 - math.log(2)) / 2]]))

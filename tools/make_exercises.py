@@ -3,8 +3,9 @@
 In every code cell of a solution notebook, the lines between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` (nbgrader's markers) are replaced by
 ``raise NotImplementedError("Exercise: ...")`` at the same indentation; the markers go.
-Outputs are cleared. ``--check`` writes nothing and exits 1 when an exercise notebook
-is missing or differs from what would be written (the drift test runs this).
+Outputs are cleared, and an "Open in Colab" link to the solution is pointed at the exercise.
+``--check`` writes nothing and exits 1 when an exercise notebook is missing or differs from
+what would be written (the drift test runs this).
 
     python tools/make_exercises.py          # write exercises/
     python tools/make_exercises.py --check  # fail if exercises/ is out of step
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 BLANK = 'raise NotImplementedError("Exercise: replace this line with your code")'
+COLAB_SOLUTION = re.compile(
+    r"(https://colab\.research\.google\.com/github/\S+?/blob/[^/\s)]+/)solutions/"
+)
 
 
 def blank_source(source: str, where: str) -> str:
@@ -51,6 +55,10 @@ def exercise_notebook(solution: dict, name: str) -> dict:
     nb = json.loads(json.dumps(solution))
     blanks = 0
     for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "markdown":  # the Colab badge opens the exercise, not its solution
+            lines = [cell["source"]] if isinstance(cell["source"], str) else cell["source"]
+            lines = [COLAB_SOLUTION.sub(r"\1exercises/", line) for line in lines]
+            cell["source"] = "".join(lines) if isinstance(cell["source"], str) else lines
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     model.train()
     running = torch.zeros((), device=device)
-    for step in range(1, steps + 1):
+    bar = tqdm(range(1, steps + 1), desc="classifier", unit="step", dynamic_ncols=True)
+    for step in bar:
         x, y = next(batches)
         loss = F.cross_entropy(model(random_shift(x)), y)
         opt.zero_grad(set_to_none=True)
@@ -114,10 +116,12 @@ def main(argv: list[str] | None = None) -> None:
             epoch = step // batches.batches_per_epoch
             mean = running.item() / batches.batches_per_epoch
             running.zero_()
-            print(
+            bar.set_postfix(epoch=epoch, loss=f"{mean:.4f}")
+            bar.write(
                 f"epoch {epoch}/{args.epochs}: train loss {mean:.4f}, "
                 f"{time.perf_counter() - start:.0f} s"
             )
+    bar.close()
     train_seconds = time.perf_counter() - start
 
     test_accuracy = accuracy(model, test.images, test.labels)

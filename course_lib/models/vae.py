@@ -14,6 +14,20 @@ from .. import _validate as v
 __all__ = ["VAE", "reparameterize"]
 
 
+def _image_shape_hint(x: torch.Tensor) -> str:
+    """What to do about images of the wrong shape, for the common mistakes."""
+    shape = tuple(x.shape)
+    if shape == (1, 28, 28):
+        return "; one image needs the batch dimension: x.unsqueeze(0)"
+    if shape == (28, 28):
+        return "; one image needs the batch and channel dimensions: x.view(1, 1, 28, 28)"
+    if x.ndim == 3 and shape[1:] == (28, 28):
+        return "; add the channel dimension: x.unsqueeze(1)"
+    if x.ndim == 2 and shape[1] == 28 * 28:
+        return "; flat images: x.view(-1, 1, 28, 28)"
+    return ""
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """The reparameterization trick: z = mu + sigma * eps, eps ~ N(0, I), sigma = exp(logvar / 2).
 
@@ -22,6 +36,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     v.tensor("mu", mu, floating=True)
     v.tensor("logvar", logvar, floating=True)
     v.same_shape("mu", mu, "logvar", logvar)
+    v.same_device("mu", mu, "logvar", logvar)
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
 
@@ -54,15 +69,27 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 1, 28, 28) in [0, 1] -> mu, logvar, each (B, latent_dim)."""
+        v.tensor("x", x, floating=True)
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}{_image_shape_hint(x)}"
+            )
+        v.same_device("x", x, "the VAE", next(self.parameters()))
         h = self.encoder(x)  # (B, hidden[-1])
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> pixel logits (B, 1, 28, 28); apply sigmoid for images."""
+        v.tensor("z", z, floating=True)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+            if z.ndim == 1 and len(z) == self.latent_dim:
+                hint = "; one code needs the batch dimension: z.unsqueeze(0)"
+            else:
+                hint = f"; this VAE was built with latent_dim={self.latent_dim}"
+            raise ValueError(
+                f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}{hint}"
+            )
+        v.same_device("z", z, "the VAE", next(self.parameters()))
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -26,7 +26,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class VAESettings:
-    latent_dim: int = 16
+    latent_dim: int = 24
     hidden: tuple[int, ...] = (512, 256)
     batch_size: int = 128
     lr: float = 1e-3
