@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install course_lib with its dev tools
 
 lab: $(STAMP)  ## open the course in JupyterLab
-	$(BIN)/jupyter lab --notebook-dir=. README.md
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) README.md
 
 # The browser test needs Debian's chromium. Install it where the system allows (root with
 # apt-get); anywhere else say how, and go on: the test then skips and says why.
