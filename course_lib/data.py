@@ -32,8 +32,6 @@ __all__ = [
     "Mixture",
     "ring_mixture",
     "grid_mixture",
-    "ring_of_gaussians",
-    "grid_of_gaussians",
 ]
 
 _COURSE_ROOT = Path(__file__).resolve().parent.parent
@@ -245,27 +243,3 @@ def grid_mixture(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixt
     xx, yy = torch.meshgrid(axis, axis, indexing="ij")
     centres = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
     return Mixture(centres.float(), float(std))
-
-
-def ring_of_gaussians(
-    n: int,
-    modes: int = 8,
-    radius: float = 1.0,
-    std: float = 0.01,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """n samples (n, 2) of :func:`ring_mixture`; its ``centres`` score a generator."""
-    return ring_mixture(modes, radius, std).sample(n, generator, device)
-
-
-def grid_of_gaussians(
-    n: int,
-    side: int = 5,
-    spacing: float = 2.0,
-    std: float = 0.05,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """n samples (n, 2) of :func:`grid_mixture`; its ``centres`` score a generator."""
-    return grid_mixture(side, spacing, std).sample(n, generator, device)

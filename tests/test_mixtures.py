@@ -23,20 +23,20 @@ def test_grid_centres_are_the_25_points_of_the_paper():
 
 
 def test_samples_are_reproducible_and_spread_like_the_mixture():
-    x = data.ring_of_gaussians(4000, generator=torch.Generator().manual_seed(1))
-    y = data.ring_of_gaussians(4000, generator=torch.Generator().manual_seed(1))
+    x = data.ring_mixture().sample(4000, generator=torch.Generator().manual_seed(1))
+    y = data.ring_mixture().sample(4000, generator=torch.Generator().manual_seed(1))
     assert x.shape == (4000, 2) and torch.equal(x, y)
     d = torch.cdist(x, data.ring_mixture().centres).min(dim=1).values
     assert d.max() < 0.06  # within 6 std of a centre
     assert (x.norm(dim=1) - 1).std().item() == pytest.approx(0.01, rel=0.1)
-    g = data.grid_of_gaussians(5000, generator=torch.Generator().manual_seed(2))
+    g = data.grid_mixture().sample(5000, generator=torch.Generator().manual_seed(2))
     counts = metrics.mode_statistics(g, data.grid_mixture().centres, 0.05).counts
     assert counts.min() > 120 and counts.max() < 280  # about 200 per mode
 
 
 def test_mixture_inputs_are_checked():
     with pytest.raises(ValueError, match="n must"):
-        data.ring_of_gaussians(0)
+        data.ring_mixture().sample(0)
     with pytest.raises(ValueError, match="std"):
         data.grid_mixture(std=-1.0)
     with pytest.raises(ValueError, match="centres"):
