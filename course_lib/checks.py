@@ -15,6 +15,7 @@ and the course's reference otherwise, saying so.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 from collections.abc import Callable
@@ -24,20 +25,25 @@ import torch
 
 from . import divergences, losses
 from .models import vae
+from .recipes import cgan
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
     "check_acgan_losses",
+    "check_concat_label",
     "check_discriminator_loss",
+    "check_earth_movers_distance",
     "check_gaussian_kl",
     "check_generator_loss",
     "check_gradient_penalty",
     "check_js_divergence",
     "check_kl_divergence",
+    "check_label_planes",
     "check_negative_elbo",
     "check_optimal_discriminator",
     "check_reparameterize",
+    "check_wasserstein_losses",
     "compare",
     "use_or_reference",
 ]
@@ -730,7 +736,194 @@ def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> CheckResult:
     return _run("gradient_penalty", body)
 
 
-# --- chapter 05: AC-GAN ------------------------------------------------------------------
+# --- chapter 04: the WGAN losses and the earth mover's distance --------------------------
+
+
+def _no_log_of_scores(name: str, got) -> None:
+    """Name the NaN that a log of raw critic scores (some of them negative) produces."""
+    if isinstance(got, torch.Tensor) and got.is_floating_point() and torch.isnan(got).any():
+        raise CheckFailed(
+            f"{name} returns NaN on scores that include negative numbers: a critic's scores "
+            f"are raw, unbounded numbers, not probabilities; use them as they are, with no "
+            f"log and no sigmoid"
+        )
+
+
+def _wasserstein_mistakes(real: torch.Tensor | None, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The known wrong answers: for the critic's loss when ``real`` is given, else for G's."""
+    sp, sigmoid = torch.nn.functional.softplus, torch.sigmoid
+    no_sigmoid = "a WGAN critic outputs a raw score, not a probability: no sigmoid"
+    if real is None:
+        return {
+            "the sign is flipped: G wants the critic's scores on its samples high, so it "
+            "minimises -E f(G(z))": fake.mean(),
+            "that is the GAN's non-saturating loss -E log sigmoid(f(G(z))); a WGAN uses the "
+            "raw scores, with no sigmoid and no log": sp(-fake).mean(),
+            f"{no_sigmoid}: the loss is -E f(G(z))": -sigmoid(fake).mean(),
+            "the scores are summed over the batch; take the mean, -E f(G(z))": -fake.sum(),
+            "return one scalar, the mean over the batch, not a value per example": -fake,
+        }
+    estimate = real.mean() - fake.mean()
+    gan_loss = sp(-real).mean() + sp(fake).mean()
+    with_sigmoid = sigmoid(fake).mean() - sigmoid(real).mean()
+    summed = fake.sum() - real.sum()
+    return {
+        "the sign is flipped: that is E f(x) - E f(G(z)), the estimate of W that the critic "
+        "maximises; the loss it minimises is its negative, E f(G(z)) - E f(x)": estimate,
+        "that is the GAN discriminator's loss -[E log sigmoid(f(x)) + E log(1 - sigmoid("
+        "f(G(z))))]; a WGAN uses the raw scores, with no sigmoid and no log": gan_loss,
+        f"{no_sigmoid}: the loss is E f(G(z)) - E f(x)": with_sigmoid,
+        "the scores are summed over the batch; take the means, E f(G(z)) - E f(x)": summed,
+        "the real term is missing: the loss is E f(G(z)) - E f(x)": fake.mean(),
+        "the fake term is missing: the loss is E f(G(z)) - E f(x)": -real.mean(),
+        "return one scalar, the difference of the two batch means, not a value per example": fake
+        - real,
+    }
+
+
+def check_wasserstein_losses(
+    critic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    generator_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> CheckResult:
+    """Check the WGAN losses (Arjovsky et al. 2017, Algorithm 1), one or both:
+    ``critic_loss(real_scores, fake_scores) -> scalar``, E f(G(z)) - E f(x), which the critic
+    minimises, and ``generator_loss(fake_scores) -> scalar``, -E f(G(z)). Scores: (B,) raw
+    critic outputs. Compared with values worked out by hand, then with course_lib's
+    :func:`~course_lib.losses.wasserstein_critic_loss` and
+    :func:`~course_lib.losses.wasserstein_generator_loss` on random scores, with gradients."""
+    if critic_loss is None and generator_loss is None:
+        raise ValueError("pass critic_loss, generator_loss or both")
+    if critic_loss is not None and generator_loss is not None:
+        name = "wasserstein_losses"
+    else:
+        name = (
+            "wasserstein_critic_loss" if critic_loss is not None else "wasserstein_generator_loss"
+        )
+
+    def one(fn, what: str, real, fake, expected) -> torch.Tensor:
+        args = (fake,) if real is None else (real, fake)
+        got = _call(what, fn, *args)
+        _no_log_of_scores(what, got)
+        compare(what, got, expected, mistakes=_wasserstein_mistakes(real, fake))
+        return got
+
+    def body() -> str:
+        # By hand: E f(x) = (2 + 0.5 - 1 + 3.5) / 4 = 1.25, E f(G(z)) = (-2 + 1 - 0.5 + 0.5) / 4
+        # = -0.25, so the critic's loss is -0.25 - 1.25 = -1.5 and G's loss is 0.25.
+        real = torch.tensor([2.0, 0.5, -1.0, 3.5])
+        fake = torch.tensor([-2.0, 1.0, -0.5, 0.5])
+        g = _fresh_generator()
+        real_r = (2 * torch.randn(16, generator=g) + 1).requires_grad_()
+        fake_r = (2 * torch.randn(16, generator=g) - 1).requires_grad_()
+        done = []
+        if critic_loss is not None:
+            what = "wasserstein_critic_loss"
+            one(critic_loss, f"{what} (by hand)", real, fake, torch.tensor(-1.5))
+            got = one(
+                critic_loss,
+                what,
+                real_r,
+                fake_r,
+                losses.wasserstein_critic_loss(real_r, fake_r).detach(),
+            )
+            _gradient_reaches(what, got, (real_r, fake_r))
+            done.append("critic loss E f(G(z)) - E f(x) = -1.5")
+        if generator_loss is not None:
+            what = "wasserstein_generator_loss"
+            one(generator_loss, f"{what} (by hand)", None, fake, torch.tensor(0.25))
+            got = one(
+                generator_loss,
+                what,
+                None,
+                fake_r,
+                losses.wasserstein_generator_loss(fake_r).detach(),
+            )
+            _gradient_reaches(what, got, (fake_r,))
+            done.append("generator loss -E f(G(z)) = 0.25")
+        return (
+            f"On real scores [2, 0.5, -1, 3.5] and fake scores [-2, 1, -0.5, 0.5]: "
+            f"{' and '.join(done)}, as by hand; the same as course_lib on random scores, and "
+            f"the gradients flow."
+        )
+
+    return _run(name, body)
+
+
+def _gradient_reaches(name: str, got: torch.Tensor, inputs: tuple[torch.Tensor, ...]) -> None:
+    if not got.requires_grad:
+        raise CheckFailed(
+            f"{name} carries no gradient to the scores: build it from them with tensor "
+            f"operations (no .item(), no torch.tensor(...) around a result)"
+        )
+    grads = torch.autograd.grad(got, inputs, allow_unused=True)
+    if any(grad is None or grad.abs().sum() == 0 for grad in grads):
+        raise CheckFailed(f"{name}: the gradient does not reach every input score")
+
+
+def _wasserstein_critic_check(fn: Callable) -> CheckResult:
+    return check_wasserstein_losses(critic_loss=fn)
+
+
+def _wasserstein_generator_check(fn: Callable) -> CheckResult:
+    return check_wasserstein_losses(generator_loss=fn)
+
+
+def check_earth_movers_distance(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> CheckResult:
+    """Check ``fn(boxes_p, boxes_q) -> scalar``: the work (units of mass times distance) of the
+    cheapest way to move piles ``boxes_p`` onto ``boxes_q``, both at the positions 0, 1, ...,
+    n - 1 of a line and with the same total, compared with
+    :func:`~course_lib.divergences.earth_movers_plan`. By cumulative sums it is
+    sum_i |sum_{j <= i} (P_j - Q_j)|: the boxes that must cross each unit gap."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        cases = [  # first a pair on which every known mistake gives a different number
+            (torch.tensor([1.0, 0.0, 0.0, 2.0]), torch.tensor([0.0, 2.0, 1.0, 0.0])),
+            (torch.tensor([4.0, 2.0, 1.0, 3.0]), torch.tensor([2.0, 2.0, 4.0, 2.0])),
+        ]
+        for n in (6, 9):
+            p = torch.randint(0, 6, (n,), generator=g).float()
+            p[0] += 1  # at least one box
+            q = torch.bincount(
+                torch.multinomial(torch.ones(n), int(p.sum()), True, generator=g), minlength=n
+            ).float()
+            cases.append((p, q))
+        for p, q in cases:
+            positions = torch.arange(len(p), dtype=torch.float32)
+            expected = divergences.earth_movers_plan(positions, p, positions, q).cost.float()
+            got = _call("earth_movers_distance", fn, p, q)
+            gaps = (p - q).cumsum(0)
+            compare(
+                f"earth_movers_distance for P = {p.int().tolist()}, Q = {q.int().tolist()}",
+                got,
+                expected,
+                mistakes={
+                    "the boxes that cross a gap leftwards count too: take the absolute value "
+                    "of each cumulative difference before summing": gaps.sum(),
+                    "that counts the boxes out of place at each position, sum |P_i - Q_i|, "
+                    "not how far they travel: sum the cumulative differences "
+                    "|sum_{j <= i} (P_j - Q_j)|": (p - q).abs().sum(),
+                    "that is the number of boxes that must move, not the work: a box moved "
+                    "over k gaps costs k": 0.5 * (p - q).abs().sum(),
+                    "that is the work per box (W1 between the normalised distributions); "
+                    "return the total work, boxes moved times distance": (
+                        gaps.abs().sum() / p.sum()
+                    ),
+                    "subtract the two cumulative piles, P.cumsum(0) - Q.cumsum(0), not "
+                    "P.cumsum(0) - Q": (p.cumsum(0) - q).abs().sum(),
+                },
+            )
+        return (
+            f"The lecture's boxes, P = [4, 2, 1, 3] and Q = [2, 2, 4, 2], cost 5 units of "
+            f"work; {len(cases) - 1} other pairs of piles agree with earth_movers_plan."
+        )
+
+    return _run("earth_movers_distance", body)
+
+
+# --- chapter 05: cGAN conditioning and AC-GAN ---------------------------------------------
 
 
 def check_acgan_losses(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
@@ -788,11 +981,105 @@ def check_acgan_losses(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> 
     return _run("acgan_losses", body)
 
 
+def check_concat_label(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(z, labels, num_classes) -> (B, D + K)``: the code z followed by the one-hot
+    label, the input of a conditional generator G(z, c)."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        for b, d, k in ((6, 5, 10), (4, 3, 4)):
+            z = torch.randn(b, d, generator=g)
+            labels = torch.randint(k, (b,), generator=g)
+            got = _call("concat_label", fn, z, labels, k)
+            one_hot = torch.nn.functional.one_hot(labels, k).float()
+            compare(
+                "concat_label",
+                got,
+                cgan.concat_label(z, labels, k),
+                mistakes={
+                    "put the one-hot label after z, [z, one_hot(c)]: the generator's first "
+                    "layer reads z first": torch.cat([one_hot, z], 1),
+                    "the label must enter as a one-hot vector of num_classes entries, not as "
+                    "one number": torch.cat([z, labels[:, None].float()], 1),
+                    "use num_classes for the length of the one-hot vector, not a fixed 10": (
+                        torch.cat([z, torch.nn.functional.one_hot(labels, 10).float()], 1)
+                    ),
+                    "concatenate along the feature dimension (dim=1), keeping one row per "
+                    "example": torch.cat([z.flatten(), one_hot.flatten()]),
+                },
+            )
+        return "z, then the one-hot label: (B, D + K), as dcgan.Generator builds it."
+
+    return _run("concat_label", body)
+
+
+def check_label_planes(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(x, labels, num_classes) -> (B, C + K, H, W)``: the image followed by K
+    constant planes (plane c all ones for class c), the input of D(x, c)."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        for b, k in ((5, 10), (3, 4)):
+            x = torch.rand(b, 1, 28, 28, generator=g) * 2 - 1
+            labels = torch.randint(k, (b,), generator=g)
+            got = _call("label_planes", fn, x, labels, k)
+            one_hot = torch.nn.functional.one_hot(labels, k).float()
+            planes = one_hot[:, :, None, None].expand(-1, -1, 28, 28)
+            compare(
+                "label_planes",
+                got,
+                cgan.label_planes(x, labels, k),
+                mistakes={
+                    "put the image first, then the planes: [x, planes] along dim 1": torch.cat(
+                        [planes, x], 1
+                    ),
+                    "the label needs one plane per class (num_classes planes, plane c all "
+                    "ones), not one plane holding the label's value": torch.cat(
+                        [x, labels.float()[:, None, None, None].expand_as(x)], 1
+                    ),
+                    "use num_classes planes, not a fixed 10": torch.cat(
+                        [
+                            x,
+                            torch.nn.functional.one_hot(labels, 10)
+                            .float()[:, :, None, None]
+                            .expand(-1, -1, 28, 28),
+                        ],
+                        1,
+                    ),
+                    "the planes are constant: every pixel of plane c is 1 for class c, not "
+                    "only one pixel": torch.cat(
+                        [x, torch.nn.functional.pad(one_hot[:, :, None, None], (0, 27, 0, 27))],
+                        1,
+                    ),
+                },
+            )
+        return "the image, then num_classes constant planes, as dcgan.Discriminator builds it."
+
+    return _run("label_planes", body)
+
+
+# The reference for the saturating exercise, named so that use_or_reference's notice says
+# which function it falls back to.
+_saturating_generator_loss = functools.partial(losses.generator_loss, saturating=True)
+_saturating_generator_loss.__module__ = losses.__name__
+_saturating_generator_loss.__name__ = "generator_loss(saturating=True)"
+
 _CHECKS: dict[str, tuple[Callable[[Callable], CheckResult], Callable]] = {
     "discriminator_loss": (check_discriminator_loss, losses.discriminator_loss),
     "generator_loss": (check_generator_loss, losses.generator_loss),
+    "saturating_generator_loss": (
+        functools.partial(check_generator_loss, saturating=True),
+        _saturating_generator_loss,
+    ),
     "gradient_penalty": (check_gradient_penalty, losses.gradient_penalty),
+    "wasserstein_critic_loss": (_wasserstein_critic_check, losses.wasserstein_critic_loss),
+    "wasserstein_generator_loss": (
+        _wasserstein_generator_check,
+        losses.wasserstein_generator_loss,
+    ),
     "acgan_losses": (check_acgan_losses, losses.acgan_losses),
+    "concat_label": (check_concat_label, cgan.concat_label),
+    "label_planes": (check_label_planes, cgan.label_planes),
     "gaussian_kl": (check_gaussian_kl, losses.gaussian_kl),
     "reparameterize": (check_reparameterize, vae.reparameterize),
     "negative_elbo": (check_negative_elbo, losses.negative_elbo),

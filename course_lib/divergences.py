@@ -8,7 +8,9 @@ Three kinds of input, one function for each thing:
   becomes a Riemann sum: :func:`kl_on_grid`, :func:`js_on_grid`, :func:`wasserstein_on_grid`
   and the GAN value :func:`gan_value`;
 * **samples** or **parameters**: :func:`wasserstein_1d` (sorted samples) and
-  :func:`wasserstein_1d_gaussians` (closed form).
+  :func:`wasserstein_1d_gaussians` (closed form);
+* **boxes of mass at positions on the line** (chapter 04): :func:`earth_movers_plan`, the
+  optimal transport plan and its cost.
 
 :func:`optimal_discriminator` is the discriminator that maximises the GAN value for a fixed
 generator (Goodfellow et al. 2014, Proposition 1).
@@ -22,6 +24,7 @@ gradients at zero probabilities.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +32,8 @@ import torch.nn.functional as F
 from . import _validate as v
 
 __all__ = [
+    "Transport",
+    "earth_movers_plan",
     "gan_value",
     "js_divergence",
     "js_on_grid",
@@ -335,3 +340,83 @@ def _log_or_minus_inf(x: torch.Tensor) -> torch.Tensor:
         torch.log(torch.where(positive, x, torch.ones_like(x))),
         torch.full_like(x, -math.inf),
     )
+
+
+# --- chapter 04: the earth mover's distance between piles of mass on the line ------------
+
+
+class Transport(NamedTuple):
+    """What :func:`earth_movers_plan` returns.
+
+    ``plan``: (n_p, n_q), the mass moved from ``positions_p[i]`` to ``positions_q[j]`` (mass
+    that stays put sits where the two positions are equal); ``cost``: the work of the plan,
+    sum_ij plan_ij |x_i - y_j| (mass times distance); ``wasserstein``: cost / total mass, the
+    W1 distance between the two piles read as probability distributions.
+    """
+
+    plan: torch.Tensor
+    cost: torch.Tensor
+    wasserstein: torch.Tensor
+
+
+def _piles(name: str, positions, mass) -> None:
+    v.tensor(f"positions_{name}", positions, ndim=1)
+    v.tensor(f"mass_{name}", mass, ndim=1, floating=True)
+    if len(positions) != len(mass) or len(mass) == 0:
+        raise ValueError(
+            f"positions_{name} and mass_{name} must be 1-D with one mass per position, at least "
+            f"one; got {len(positions)} positions and {len(mass)} masses"
+        )
+    if not torch.isfinite(positions.double()).all():
+        raise ValueError(f"positions_{name} must be finite numbers")
+    _non_negative(f"mass_{name}", mass)
+
+
+def earth_movers_plan(
+    positions_p: torch.Tensor,
+    mass_p: torch.Tensor,
+    positions_q: torch.Tensor,
+    mass_q: torch.Tensor,
+) -> Transport:
+    """The cheapest way to move piles of mass ``mass_p`` at ``positions_p`` onto ``mass_q`` at
+    ``positions_q`` on the real line, paying |x - y| per unit of mass moved from x to y.
+
+    On the line the optimal plan never lets two transports cross: sweep both sets of positions
+    from left to right and fill the leftmost unfilled pile of q from the leftmost unused mass
+    of p (the "north-west corner" rule on sorted positions). Its cost equals
+    sum over the gaps of |F_p - F_q| times the gap length, F the cumulative masses.
+
+    The masses must be non-negative with the same total (units of mass, or probabilities).
+    The plan is computed in float64; the cost is differentiable in the positions (the plan
+    is held fixed), not in the masses. Returns a :class:`Transport` on the CPU.
+    """
+    _piles("p", positions_p, mass_p)
+    _piles("q", positions_q, mass_q)
+    x, y = positions_p.detach().double().cpu(), positions_q.detach().double().cpu()
+    a, b = mass_p.detach().double().cpu(), mass_q.detach().double().cpu()
+    total_p, total_q = a.sum().item(), b.sum().item()
+    if total_p <= 0:
+        raise ValueError("mass_p must hold some mass: its total is 0")
+    if abs(total_p - total_q) > 1e-9 * max(total_p, total_q):
+        raise ValueError(
+            f"mass_p and mass_q must have the same total (the mass is moved, not made or "
+            f"destroyed); got {total_p:.6g} and {total_q:.6g}"
+        )
+    order_p = torch.argsort(x, stable=True).tolist()
+    order_q = torch.argsort(y, stable=True).tolist()
+    left_p = [a[i].item() for i in order_p]  # mass still to send, sorted by position
+    left_q = [b[j].item() for j in order_q]  # room still to fill
+    plan = torch.zeros(len(a), len(b), dtype=torch.float64)
+    i = j = 0
+    while i < len(left_p) and j < len(left_q):
+        moved = min(left_p[i], left_q[j])
+        plan[order_p[i], order_q[j]] += moved
+        left_p[i] -= moved  # the smaller of the two becomes exactly 0
+        left_q[j] -= moved
+        if left_p[i] <= 0:  # this pile of p is all sent
+            i += 1
+        if left_q[j] <= 0:  # this pile of q is full
+            j += 1
+    distance = (positions_p.double().cpu()[:, None] - positions_q.double().cpu()[None, :]).abs()
+    cost = (plan * distance).sum()
+    return Transport(plan, cost, cost / total_p)

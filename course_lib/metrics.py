@@ -343,7 +343,9 @@ def mode_statistics(samples: torch.Tensor, centres: torch.Tensor, std: float) ->
 
     Each sample is assigned to its nearest centre; it is high quality when that distance is
     at most 3 std. The mode histogram p_gen counts only high-quality samples, normalised to
-    sum 1, and reverse_kl = sum_k p_gen(k) log(K p_gen(k)) (with 0 log 0 = 0).
+    sum 1, and reverse_kl = sum_k p_gen(k) log(K p_gen(k)) = log K - H(p_gen) (with 0 log 0 =
+    0). This is how the PacGAN authors' released evaluation code builds its mode histogram
+    (nearest mode, counted only within 3 std, normalised over the counted samples).
     samples: (N, 2); centres: (K, 2), e.g. ``course_lib.data.ring_mixture().centres``.
     """
     v.tensor("samples", samples, ndim=2, floating=True)

@@ -1,4 +1,4 @@
-"""Figures of the course: image grids, loss curves and 2-D latent maps."""
+"""Figures of the course: image grids, loss curves, 2-D latent maps and 2-D samples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from torchvision.utils import make_grid
 
 from . import _validate as v
 
-__all__ = ["image_grid", "show_images", "plot_history", "plot_latent_map", "plot_snapshots"]
+__all__ = [
+    "image_grid",
+    "show_images",
+    "plot_history",
+    "plot_latent_map",
+    "plot_snapshots",
+    "plot_points",
+    "plot_point_snapshots",
+]
 
 
 def image_grid(
@@ -107,5 +115,55 @@ def plot_snapshots(
     for ax, i in zip(axes[0], pick, strict=True):
         step, images = snaps[i]
         show_images(images, nrow=nrow, ax=ax, title=f"step {step}", value_range=value_range)
+    fig.tight_layout()
+    return fig
+
+
+def plot_points(
+    samples: torch.Tensor,
+    centres: torch.Tensor | None = None,
+    ax=None,
+    title: str | None = None,
+    std: float | None = None,
+):
+    """Scatter 2-D samples (N, 2); with ``centres`` (K, 2), mark the modes of the mixture.
+
+    With ``std`` too, each mode gets a circle of radius 3 std: a sample inside it is "high
+    quality" in the sense of :func:`course_lib.metrics.mode_statistics`.
+    """
+    v.tensor("samples", samples, ndim=2)
+    if samples.shape[1] != 2:
+        raise ValueError(f"samples must be (N, 2) points, got shape {tuple(samples.shape)}")
+    x = samples.detach().float().cpu().numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", label="generated")
+    if centres is not None:
+        c = centres.detach().float().cpu().numpy()
+        ax.scatter(c[:, 0], c[:, 1], s=25, marker="x", color="tab:red", label="modes")
+        if std is not None:
+            for cx, cy in c:
+                ax.add_patch(plt.Circle((cx, cy), 3 * std, fill=False, color="tab:red", lw=0.6))
+        span = np.abs(c).max() * 1.5 + 3 * (std or 0)
+        ax.set_xlim(-span, span)
+        ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.2)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_point_snapshots(history, centres: torch.Tensor | None = None, max_snapshots: int = 6):
+    """The 2-D sample snapshots of a history side by side: modes found, and modes dropped."""
+    snaps = history.snapshots
+    if not snaps:
+        raise ValueError("the history holds no snapshots: pass snapshot_fn to the trainer")
+    pick = np.linspace(0, len(snaps) - 1, min(max_snapshots, len(snaps))).round().astype(int)
+    fig, axes = plt.subplots(1, len(pick), figsize=(2.6 * len(pick), 2.8), squeeze=False)
+    for ax, i in zip(axes[0], pick, strict=True):
+        step, points = snaps[i]
+        plot_points(points, centres, ax=ax, title=f"step {step}")
+        ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig

@@ -24,7 +24,13 @@ from .device import get_device
 from .latent import interpolate, lerp, slerp
 from .plotting import image_grid
 
-__all__ = ["DivergenceExplorer", "LatentExplorer", "InterpolationExplorer", "png_bytes"]
+__all__ = [
+    "ConditionalExplorer",
+    "DivergenceExplorer",
+    "LatentExplorer",
+    "InterpolationExplorer",
+    "png_bytes",
+]
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
@@ -361,6 +367,206 @@ class DivergenceExplorer:
         )
         self.image = self._draw()
         self.image_widget.value = png_bytes(self.image, scale=1)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# --- chapter 05: a class-conditional generator --------------------------------------------
+
+ConditionalGenerator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class ConditionalExplorer:
+    """Pick a class c, move the code z, and watch G(z, c); the strip shows the same z in
+    every class, so what z controls (the style) and what c controls (the class) are seen apart.
+
+    generator_fn: (z (B, latent_dim), labels (B,) int64) -> grey images (B, 1, H, W) in [0, 1],
+        e.g. ``lambda z, c: (G(z, c) + 1) / 2`` for a tanh generator in eval mode.
+    dims: which dimensions of z get a slider (default: the first eight).
+    start: the code the sliders start at (default: a code drawn with ``seed``).
+    seed: seeds the codes the "random z" button draws (and the default start).
+
+    Drive it from Python: ``explorer.digit.value = 7``, ``explorer.sliders[0].value = 1.5``,
+    ``explorer.random_button.click()``; read ``explorer.image`` (the (H, W) array of G(z, c)),
+    ``explorer.strip`` (the classes side by side) and ``explorer.image_widget.value`` (PNG).
+    """
+
+    def __init__(
+        self,
+        generator_fn: ConditionalGenerator,
+        latent_dim: int,
+        num_classes: int = 10,
+        digit: int = 0,
+        dims: list[int] | None = None,
+        start: torch.Tensor | None = None,
+        limit: float = 3.0,
+        seed: int = 0,
+        class_names: list[str] | None = None,
+        device: torch.device | None = None,
+        scale: int = 8,
+    ):
+        if not callable(generator_fn):
+            raise ValueError(
+                "generator_fn must be a function (z, labels) -> images in [0, 1], got "
+                f"{type(generator_fn).__name__}; e.g. lambda z, c: (G(z, c) + 1) / 2"
+            )
+        for name, value, low in (("latent_dim", latent_dim, 1), ("num_classes", num_classes, 2)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if not isinstance(digit, int) or isinstance(digit, bool) or not 0 <= digit < num_classes:
+            raise ValueError(f"digit must be a class in [0, {num_classes - 1}], got {digit!r}")
+        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not limit > 0:
+            raise ValueError(f"limit must be a number > 0, got {limit!r}")
+        if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        names = [str(c) for c in range(num_classes)] if class_names is None else class_names
+        if len(names) != num_classes:
+            raise ValueError(f"class_names must name {num_classes} classes, got {len(names)}")
+        dims = list(range(min(latent_dim, 8))) if dims is None else list(dims)
+        if not dims or any(
+            not isinstance(d, int) or isinstance(d, bool) or not 0 <= d < latent_dim for d in dims
+        ):
+            raise ValueError(f"dims must be indices in [0, {latent_dim}), got {dims}")
+        self.generator_fn = generator_fn
+        self.latent_dim, self.num_classes, self.dims = latent_dim, num_classes, dims
+        self.device = device or get_device()
+        self.scale = scale
+        self._rng = torch.Generator().manual_seed(seed)
+        if start is None:
+            start = torch.randn(latent_dim, generator=self._rng)
+        if not isinstance(start, torch.Tensor) or start.numel() != latent_dim:
+            got = tuple(start.shape) if isinstance(start, torch.Tensor) else type(start).__name__
+            raise ValueError(f"start must be a tensor of {latent_dim} entries, got {got}")
+        self.start = start.detach().float().cpu().reshape(latent_dim).clone()
+        self.code = self.start.clone()
+        self.renders = 0  # how many times the pictures were drawn
+
+        self.image: np.ndarray = np.zeros((28, 28))
+        self.strip: np.ndarray = np.zeros((28, 28 * num_classes))
+        self.image_widget = W.Image(format="png")
+        self.strip_widget = W.Image(format="png")
+        self.digit = W.ToggleButtons(
+            options=[(name, c) for c, name in enumerate(names)],
+            value=digit,
+            description="class c",
+            style={"button_width": "34px"},
+        )
+        self.digit.observe(lambda _: self._refresh(), names="value")
+        self.sliders = [
+            W.FloatSlider(
+                value=float(np.clip(self.code[d].item(), -limit, limit)),
+                min=-limit,
+                max=limit,
+                step=0.05,
+                description=f"z[{d}]",
+                continuous_update=True,
+                layout=W.Layout(width="320px"),
+            )
+            for d in dims
+        ]
+        for slider in self.sliders:
+            slider.observe(self._on_slider, names="value")
+        self.random_button = W.Button(
+            description="random z ~ N(0, I)", icon="random", layout=W.Layout(width="auto")
+        )
+        self.random_button.on_click(lambda _: self.random_code())
+        self.reset_button = W.Button(description="reset", icon="undo")
+        self.reset_button.on_click(lambda _: self.set_code(self.start))
+        self.caption = W.HTML()
+        self.widget = W.VBox(
+            [
+                self.digit,
+                W.HBox(
+                    [
+                        W.VBox([*self.sliders, W.HBox([self.reset_button, self.random_button])]),
+                        self.image_widget,
+                    ]
+                ),
+                self.caption,
+                self.strip_widget,
+            ]
+        )
+        self._syncing = False
+        self._refresh()
+
+    # -- the code --------------------------------------------------------------------------
+    def _on_slider(self, change) -> None:
+        if self._syncing:
+            return
+        for d, slider in zip(self.dims, self.sliders, strict=True):
+            self.code[d] = slider.value
+        self._refresh()
+
+    def set_code(self, z: torch.Tensor) -> None:
+        """Jump to code z (latent_dim entries); the sliders follow, the class stays."""
+        if not isinstance(z, torch.Tensor) or z.numel() != self.latent_dim:
+            got = z.numel() if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor of {self.latent_dim} entries, got {got}")
+        self.code = z.detach().float().cpu().reshape(-1).clone()
+        self._syncing = True
+        try:
+            for d, slider in zip(self.dims, self.sliders, strict=True):
+                slider.value = float(np.clip(self.code[d].item(), slider.min, slider.max))
+        finally:
+            self._syncing = False
+        self._refresh()
+
+    def random_code(self) -> torch.Tensor:
+        """Draw a new z ~ N(0, I) (from the widget's seeded stream), show it and return it."""
+        z = torch.randn(self.latent_dim, generator=self._rng)
+        self.set_code(z)
+        return z
+
+    # -- the pictures ----------------------------------------------------------------------
+    @torch.no_grad()
+    def _generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        try:
+            images = self.generator_fn(z.to(self.device), labels.to(self.device))
+        except (RuntimeError, ValueError) as err:
+            if "device" not in str(err):
+                raise
+            raise ValueError(
+                f"generator_fn failed on codes on {self.device}: {err}\nGive the widget the "
+                "device your model is on: device=next(G.parameters()).device"
+            ) from err
+        if (
+            not isinstance(images, torch.Tensor)
+            or images.ndim != 4
+            or len(images) != len(z)
+            or images.shape[1] != 1
+        ):
+            raise ValueError(
+                f"generator_fn must return {len(z)} grey images (B, 1, H, W) in [0, 1]; got "
+                f"{getattr(images, 'shape', type(images).__name__)}. For a tanh GAN: "
+                "generator_fn=lambda z, c: (G(z, c) + 1) / 2"
+            )
+        images = images.detach().float().cpu()
+        lo, hi = images.min().item(), images.max().item()
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            hint = " (a tanh generator: use (G(z, c) + 1) / 2)" if lo >= -1 and hi <= 1 else ""
+            raise ValueError(
+                f"generator_fn must return images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]"
+                f"{hint}"
+            )
+        return images
+
+    def _refresh(self) -> None:
+        k = self.num_classes
+        # One call: the chosen class first, then every class with the same code.
+        labels = torch.cat([torch.tensor([self.digit.value]), torch.arange(k)])
+        images = self._generate(self.code.unsqueeze(0).expand(k + 1, -1), labels)
+        self.image = images[0, 0].numpy()
+        self.strip = image_grid(images[1:], nrow=k)
+        self.image_widget.value = png_bytes(self.image, self.scale)
+        self.strip_widget.value = png_bytes(self.strip, max(1, self.scale // 2))
+        self.caption.value = (
+            f"<b>the same z in every class</b> (class {self.digit.label} shown above): "
+            "z sets the style, c the class"
+        )
+        self.renders += 1
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

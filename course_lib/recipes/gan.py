@@ -1,0 +1,269 @@
+"""Chapters 02 and 04's recipe: the alternating GAN / WGAN training step, written once.
+
+One generator update follows ``d_steps`` (k) discriminator or critic updates, each on its own
+real batch (Goodfellow et al. 2014, Algorithm 1; Arjovsky et al. 2017, Algorithm 1;
+Gulrajani et al. 2017, Algorithm 1). The losses are those of :mod:`course_lib.losses`:
+
+- ``"gan"``: D minimises -V(G, D); G minimises -E log D(G(z)) (non-saturating);
+- ``"saturating"``: the same D, and G minimises E log(1 - D(G(z))) (the minimax form);
+- ``"wgan-clip"``: the critic minimises E f(G(z)) - E f(x), its weights clipped to [-c, c];
+- ``"wgan-gp"``: the same critic loss plus lambda * E(||grad f(x_hat)|| - 1)^2.
+
+The same function trains the MLPs on the 2-D mixtures and the DCGAN on MNIST: the real data
+is a tensor of examples on the device, drawn by a :class:`~course_lib.data.BatchIterator`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import budget
+from ..data import BatchIterator
+from ..device import autocast
+from ..losses import (
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
+from ..training import Trainer
+
+__all__ = [
+    "LOSSES",
+    "GANSettings",
+    "mixture_settings",
+    "mnist_settings",
+    "make_gan_step",
+    "train_gan",
+]
+
+LOSSES = ("gan", "saturating", "wgan-clip", "wgan-gp")
+
+
+@dataclass(frozen=True)
+class GANSettings:
+    """Everything that defines a GAN / WGAN training run (the networks are built apart)."""
+
+    loss: str = "gan"  # one of LOSSES
+    steps: int = 20_000  # generator updates
+    d_steps: int = 1  # k: discriminator (critic) updates per generator update
+    batch_size: int = 256
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    decay: bool = True  # cosine decay of both learning rates to 0 over the run
+    label_smoothing: float = 0.0  # one-sided: real target 1 - s (GAN losses only)
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's real and fake inputs
+    clip: float = 0.01  # weight clipping bound c ("wgan-clip")
+    gp_weight: float = 10.0  # lambda ("wgan-gp")
+    pack: int = 1  # PacGAN: D judges ``pack`` samples at once, concatenated (Lin et al. 2018)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("steps", "d_steps", "batch_size", "pack"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("lr_g", "lr_d", "clip", "gp_weight"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not self.instance_noise >= 0:
+            raise ValueError(f"instance_noise must be >= 0, got {self.instance_noise!r}")
+        if self.batch_size % self.pack:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack})"
+            )
+
+    @property
+    def wasserstein(self) -> bool:
+        return self.loss.startswith("wgan")
+
+
+# The lecture's settings for the 2-D mixtures and for MNIST, per loss; benchmarks/gan_*.py
+# measure exactly these. Smoke mode keeps every field and cuts the steps.
+_MIXTURE = {
+    "gan": GANSettings(steps=10_000, lr_g=1e-3, lr_d=1e-3),
+    "saturating": GANSettings(loss="saturating", steps=10_000, lr_g=1e-3, lr_d=1e-3),
+    "wgan-clip": GANSettings(loss="wgan-clip", steps=4000, d_steps=5, lr_g=5e-5, lr_d=5e-5),
+    "wgan-gp": GANSettings(
+        loss="wgan-gp", steps=4000, d_steps=5, lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.9)
+    ),
+}
+_MNIST = {
+    "gan": GANSettings(steps=3000, batch_size=128, lr_g=2e-4, lr_d=2e-4),
+    # 1000 generator steps are 5000 critic steps, each with a second backward pass for the
+    # penalty: about as long as the DCGAN's 3000 steps.
+    "wgan-gp": GANSettings(
+        loss="wgan-gp",
+        steps=1000,
+        d_steps=5,
+        batch_size=128,
+        lr_g=2e-4,
+        lr_d=2e-4,
+        betas=(0.5, 0.9),
+    ),
+}
+
+
+def _preset(table: dict[str, GANSettings], what: str, loss: str, smoke_steps: int, changes):
+    if loss not in table:
+        raise ValueError(f"{what} settings exist for losses {sorted(table)}, got {loss!r}")
+    settings = replace(table[loss], **changes)
+    return budget(settings, replace(settings, steps=min(settings.steps, smoke_steps)))
+
+
+def mixture_settings(loss: str = "gan", **changes) -> GANSettings:
+    """The lecture's settings for the MLPs on the ring and the grid (``changes`` override)."""
+    return _preset(_MIXTURE, "2-D mixture", loss, 40, changes)
+
+
+def mnist_settings(loss: str = "gan", **changes) -> GANSettings:
+    """The lecture's settings for the DCGAN on MNIST (``changes`` override)."""
+    return _preset(_MNIST, "MNIST", loss, 5, changes)
+
+
+def make_gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    settings: GANSettings,
+):
+    """One GAN step: k updates of D (one per chunk of the real batch), then one of G.
+
+    With ``settings.pack`` = m > 1, D judges m samples at a time, concatenated along the
+    first feature axis, so it must be built for m times the input features (PacGAN).
+    The step takes ``real`` of k * batch_size examples and returns the losses to log:
+    ``d`` and ``g`` (what each network minimised), and for a WGAN ``wasserstein``, the
+    critic's estimate E f(x) - E f(G(z)) of (K times) the earth mover's distance.
+    """
+    s = settings
+    latent_dim = generator.latent_dim
+    device = next(generator.parameters()).device
+
+    def judged(x: torch.Tensor) -> torch.Tensor:
+        """What D sees: x with instance noise, and packed: (B, C, ...) -> (B / m, m C, ...)."""
+        if s.instance_noise > 0:
+            x = x + s.instance_noise * torch.randn_like(x)
+        if s.pack > 1:
+            x = x.reshape(len(x) // s.pack, s.pack * x.shape[1], *x.shape[2:])
+        return x
+
+    def gan_step(real: torch.Tensor) -> dict[str, torch.Tensor]:
+        logs: dict[str, torch.Tensor] = {}
+        for x in real.chunk(s.d_steps):
+            z = torch.randn(len(x), latent_dim, device=device)
+            with torch.no_grad(), autocast(device):
+                fake = generator(z)
+            fake = fake.float()
+            with autocast(device):
+                real_out = discriminator(judged(x))
+                fake_out = discriminator(judged(fake))
+            if s.wasserstein:
+                critic = wasserstein_critic_loss(real_out, fake_out)
+                d_loss = critic
+                if s.loss == "wgan-gp":
+                    penalty = gradient_penalty(discriminator, judged(x), judged(fake))
+                    d_loss = d_loss + s.gp_weight * penalty
+                logs["wasserstein"] = -critic.detach()
+            else:
+                d_loss = discriminator_loss(real_out, fake_out, s.label_smoothing)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            if s.loss == "wgan-clip":
+                with torch.no_grad():
+                    for p in discriminator.parameters():
+                        p.clamp_(-s.clip, s.clip)
+        z = torch.randn(len(x), latent_dim, device=device)
+        with autocast(device):
+            fake_out = discriminator(judged(generator(z)))
+        if s.wasserstein:
+            g_loss = wasserstein_generator_loss(fake_out)
+        else:
+            g_loss = generator_loss(fake_out, saturating=s.loss == "saturating")
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        return {"d": d_loss.detach(), "g": g_loss.detach(), **logs}
+
+    return gan_step
+
+
+def train_gan(
+    real: torch.Tensor,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    settings: GANSettings,
+    seed: int = 0,
+    snapshot_fn=None,
+    snapshots: int = 6,
+    checkpoint_path: str | Path | None = None,
+    progress: bool = True,
+) -> Trainer:
+    """Train ``generator`` against ``discriminator`` on ``real`` (N, ...) examples.
+
+    The networks and the data must be on the same device (the one training runs on). Returns
+    the trainer: ``trainer.history`` holds the curves and the snapshots of ``snapshot_fn()``;
+    ``trainer.fit(more_steps)`` goes on. With ``checkpoint_path`` an existing checkpoint is
+    resumed.
+    """
+    if not isinstance(settings, GANSettings):
+        raise ValueError(f"settings must be a GANSettings, got {type(settings).__name__}")
+    if not isinstance(real, torch.Tensor) or not real.is_floating_point() or real.ndim < 2:
+        raise ValueError("real must be a float tensor of examples, shape (N, ...)")
+    device = real.device
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        net_device = next(net.parameters()).device
+        if net_device != device:
+            raise ValueError(
+                f"the {name} is on {net_device} but the data is on {device}; move both "
+                f"with .to(device)"
+            )
+    need = settings.d_steps * settings.batch_size
+    if len(real) < need:
+        raise ValueError(
+            f"real holds {len(real)} examples, fewer than one step needs "
+            f"(d_steps * batch_size = {need})"
+        )
+    fused = device.type == "cuda"
+    opt_g = torch.optim.Adam(
+        generator.parameters(), lr=settings.lr_g, betas=settings.betas, fused=fused
+    )
+    opt_d = torch.optim.Adam(
+        discriminator.parameters(), lr=settings.lr_d, betas=settings.betas, fused=fused
+    )
+    schedulers = {}
+    if settings.decay:
+        schedulers = {
+            "g": torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=settings.steps),
+            "d": torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=settings.steps),
+        }
+    steps = settings.steps
+    trainer = Trainer(
+        make_gan_step(generator, discriminator, opt_g, opt_d, settings),
+        models={"generator": generator, "discriminator": discriminator},
+        optimizers={"g": opt_g, "d": opt_d},
+        schedulers=schedulers,
+        batches=BatchIterator(real, batch_size=need, seed=seed),
+        log_every=max(1, min(100, steps // 50)),
+        snapshot_fn=snapshot_fn,
+        snapshot_every=max(1, steps // snapshots) if snapshot_fn is not None else None,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
+        desc=f"{settings.loss} (k={settings.d_steps})",
+    )
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        trainer.load_checkpoint()
+    trainer.fit(steps)
+    generator.eval()
+    discriminator.eval()
+    return trainer
