@@ -60,3 +60,19 @@ def positive(name: str, value: float, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a number {bound}, got {value!r}")
     return float(value)
+
+
+def labels(value, batch: int, num_classes: int, name: str = "labels") -> torch.Tensor:
+    """Class indices for a batch: an integer tensor (batch,) with values in [0, num_classes)."""
+    tensor(name, value, ndim=1)
+    if value.is_floating_point() or value.dtype == torch.bool or len(value) != batch:
+        raise ValueError(
+            f"{name} must be an integer tensor of shape ({batch},), got dtype {value.dtype} "
+            f"and shape {tuple(value.shape)}"
+        )
+    if len(value) and (value.min() < 0 or value.max() >= num_classes):
+        raise ValueError(
+            f"{name} must be in [0, {num_classes - 1}], got values in "
+            f"[{value.min().item()}, {value.max().item()}]"
+        )
+    return value.long()

@@ -86,7 +86,35 @@ class _DecodedImage:
         display(self.widget)
 
 
-class LatentExplorer(_DecodedImage):
+class _CodeSliders:
+    """One slider per chosen dimension of ``self.code`` (``self.dims``); moving one writes the
+    code and redraws (``self._refresh``), unless ``self._syncing`` says the code moved them."""
+
+    def _make_sliders(self, limit: float) -> None:
+        self.sliders = [
+            W.FloatSlider(
+                value=float(np.clip(self.code[d].item(), -limit, limit)),
+                min=-limit,
+                max=limit,
+                step=0.05,
+                description=f"z[{d}]",
+                continuous_update=True,
+                layout=W.Layout(width="320px"),
+            )
+            for d in self.dims
+        ]
+        for slider in self.sliders:
+            slider.observe(self._on_slider, names="value")
+
+    def _on_slider(self, change) -> None:
+        if self._syncing:
+            return
+        for d, slider in zip(self.dims, self.sliders, strict=True):
+            self.code[d] = slider.value
+        self._refresh()
+
+
+class LatentExplorer(_CodeSliders, _DecodedImage):
     """Move a code z one dimension at a time and watch the decoded image change.
 
     decode: z (1, latent_dim) -> image (1, 1, H, W) in [0, 1], e.g.
@@ -121,20 +149,7 @@ class LatentExplorer(_DecodedImage):
         self.start = start.reshape(latent_dim).clone()
         self.code = self.start.clone()
         self.dims = dims
-        self.sliders = [
-            W.FloatSlider(
-                value=float(self.code[d]),
-                min=-limit,
-                max=limit,
-                step=0.05,
-                description=f"z[{d}]",
-                continuous_update=True,
-                layout=W.Layout(width="320px"),
-            )
-            for d in dims
-        ]
-        for slider in self.sliders:
-            slider.observe(self._on_slider, names="value")
+        self._make_sliders(limit)
         self.reset_button = W.Button(description="reset", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
         self.random_button = W.Button(
@@ -148,13 +163,6 @@ class LatentExplorer(_DecodedImage):
             ]
         )
         self._syncing = False
-        self._refresh()
-
-    def _on_slider(self, change) -> None:
-        if self._syncing:
-            return
-        for d, slider in zip(self.dims, self.sliders, strict=True):
-            self.code[d] = slider.value
         self._refresh()
 
     def _refresh(self) -> None:
@@ -379,7 +387,7 @@ class DivergenceExplorer:
 ConditionalGenerator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class ConditionalExplorer:
+class ConditionalExplorer(_CodeSliders):
     """Pick a class c, move the code z, and watch G(z, c); the strip shows the same z in
     every class, so what z controls (the style) and what c controls (the class) are seen apart.
 
@@ -455,20 +463,7 @@ class ConditionalExplorer:
             style={"button_width": "34px"},
         )
         self.digit.observe(lambda _: self._refresh(), names="value")
-        self.sliders = [
-            W.FloatSlider(
-                value=float(np.clip(self.code[d].item(), -limit, limit)),
-                min=-limit,
-                max=limit,
-                step=0.05,
-                description=f"z[{d}]",
-                continuous_update=True,
-                layout=W.Layout(width="320px"),
-            )
-            for d in dims
-        ]
-        for slider in self.sliders:
-            slider.observe(self._on_slider, names="value")
+        self._make_sliders(limit)
         self.random_button = W.Button(
             description="random z ~ N(0, I)", icon="random", layout=W.Layout(width="auto")
         )
@@ -493,13 +488,6 @@ class ConditionalExplorer:
         self._refresh()
 
     # -- the code --------------------------------------------------------------------------
-    def _on_slider(self, change) -> None:
-        if self._syncing:
-            return
-        for d, slider in zip(self.dims, self.sliders, strict=True):
-            self.code[d] = slider.value
-        self._refresh()
-
     def set_code(self, z: torch.Tensor) -> None:
         """Jump to code z (latent_dim entries); the sliders follow, the class stays."""
         if not isinstance(z, torch.Tensor) or z.numel() != self.latent_dim:

@@ -40,18 +40,7 @@ def _check_labels(labels, batch: int, num_classes: int | None) -> torch.Tensor |
         raise ValueError(
             f"labels must be given: this network is conditional (num_classes={num_classes})"
         )
-    v.tensor("labels", labels, ndim=1)
-    if labels.is_floating_point() or labels.dtype == torch.bool or len(labels) != batch:
-        raise ValueError(
-            f"labels must be an integer tensor of shape ({batch},), got dtype {labels.dtype} "
-            f"and shape {tuple(labels.shape)}"
-        )
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"labels must be in [0, {num_classes - 1}], got values in "
-            f"[{labels.min().item()}, {labels.max().item()}]"
-        )
-    return labels.long()
+    return v.labels(labels, batch, num_classes)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -27,6 +27,7 @@ from ..data import BatchIterator
 from ..device import autocast
 from ..losses import acgan_class_loss, acgan_source_loss, discriminator_loss, generator_loss
 from ..training import Trainer
+from .gan import fit_adversarial
 
 __all__ = [
     "KINDS",
@@ -105,21 +106,6 @@ def lecture_settings(kind: str = "cgan", **changes) -> ConditionalSettings:
 # --- conditioning by one-hot concatenation ----------------------------------------------
 
 
-def _labels(labels, batch: int, num_classes: int) -> torch.Tensor:
-    v.tensor("labels", labels, ndim=1)
-    if labels.is_floating_point() or labels.dtype == torch.bool or len(labels) != batch:
-        raise ValueError(
-            f"labels must be an integer tensor of shape ({batch},), got dtype {labels.dtype} "
-            f"and shape {tuple(labels.shape)}"
-        )
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"labels must be in [0, {num_classes - 1}], got values in "
-            f"[{labels.min().item()}, {labels.max().item()}]"
-        )
-    return labels.long()
-
-
 def concat_label(z: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """G's input: the code z (B, D) followed by the one-hot label (B, K): (B, D + K).
 
@@ -127,7 +113,7 @@ def concat_label(z: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tor
     before its first layer.
     """
     v.tensor("z", z, ndim=2, floating=True)
-    labels = _labels(labels, len(z), num_classes)
+    labels = v.labels(labels, len(z), num_classes)
     one_hot = F.one_hot(labels.to(z.device), num_classes).to(z.dtype)  # (B, K)
     return torch.cat([z, one_hot], dim=1)
 
@@ -140,7 +126,7 @@ def label_planes(x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tor
     does before its first layer.
     """
     v.tensor("x", x, ndim=4, floating=True)
-    labels = _labels(labels, len(x), num_classes)
+    labels = v.labels(labels, len(x), num_classes)
     one_hot = F.one_hot(labels.to(x.device), num_classes).to(x.dtype)  # (B, K)
     planes = one_hot[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, K, H, W)
     return torch.cat([x, planes], dim=1)
@@ -288,39 +274,20 @@ def train_conditional(
     for name, net in (("generator", generator), ("discriminator", discriminator)):
         if next(net.parameters()).device != device:
             raise ValueError(f"the {name} is not on {device}, where the images are; use .to()")
-    fused = device.type == "cuda"
-    opt_g = torch.optim.Adam(
-        generator.parameters(), lr=settings.lr_g, betas=settings.betas, fused=fused
-    )
-    opt_d = torch.optim.Adam(
-        discriminator.parameters(), lr=settings.lr_d, betas=settings.betas, fused=fused
-    )
-    schedulers = {}
-    if settings.decay:
-        schedulers = {
-            "g": torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=settings.steps),
-            "d": torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=settings.steps),
-        }
-    steps = settings.steps
-    trainer = Trainer(
-        make_conditional_step(generator, discriminator, opt_g, opt_d, settings.kind),
-        models={"generator": generator, "discriminator": discriminator},
-        optimizers={"g": opt_g, "d": opt_d},
-        schedulers=schedulers,
-        batches=BatchIterator(images, labels.long(), batch_size=settings.batch_size, seed=seed),
-        log_every=max(1, min(100, steps // 50)),
+    return fit_adversarial(
+        lambda opt_g, opt_d: make_conditional_step(
+            generator, discriminator, opt_g, opt_d, settings.kind
+        ),
+        generator,
+        discriminator,
+        settings,
+        BatchIterator(images, labels.long(), batch_size=settings.batch_size, seed=seed),
         snapshot_fn=snapshot_fn,
-        snapshot_every=max(1, steps // snapshots) if snapshot_fn is not None else None,
+        snapshots=snapshots,
         checkpoint_path=checkpoint_path,
         progress=progress,
         desc=settings.kind,
     )
-    if checkpoint_path is not None and Path(checkpoint_path).exists():
-        trainer.load_checkpoint()
-    trainer.fit(steps)
-    generator.eval()
-    discriminator.eval()
-    return trainer
 
 
 # --- looking at a conditional generator ---------------------------------------------------

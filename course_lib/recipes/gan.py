@@ -40,6 +40,7 @@ __all__ = [
     "mnist_settings",
     "make_gan_step",
     "train_gan",
+    "fit_adversarial",
 ]
 
 LOSSES = ("gan", "saturating", "wgan-clip", "wgan-gp")
@@ -234,32 +235,65 @@ def train_gan(
             f"real holds {len(real)} examples, fewer than one step needs "
             f"(d_steps * batch_size = {need})"
         )
-    fused = device.type == "cuda"
+    return fit_adversarial(
+        lambda opt_g, opt_d: make_gan_step(generator, discriminator, opt_g, opt_d, settings),
+        generator,
+        discriminator,
+        settings,
+        BatchIterator(real, batch_size=need, seed=seed),
+        snapshot_fn=snapshot_fn,
+        snapshots=snapshots,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
+        desc=f"{settings.loss} (k={settings.d_steps})",
+    )
+
+
+def fit_adversarial(
+    make_step,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    settings,
+    batches,
+    snapshot_fn=None,
+    snapshots: int = 6,
+    checkpoint_path: str | Path | None = None,
+    progress: bool = True,
+    desc: str = "",
+) -> Trainer:
+    """The training run shared by every GAN of the course (chapters 02, 04 and 05).
+
+    Two Adam optimizers with ``settings.lr_g`` / ``lr_d`` and ``betas`` (fused on CUDA), an
+    optional cosine decay of both to 0 over ``settings.steps``, and a
+    :class:`~course_lib.Trainer` around ``make_step(opt_g, opt_d)`` fed by ``batches``; an
+    existing ``checkpoint_path`` is resumed. Leaves both networks in eval mode.
+    """
+    fused = next(generator.parameters()).device.type == "cuda"
     opt_g = torch.optim.Adam(
         generator.parameters(), lr=settings.lr_g, betas=settings.betas, fused=fused
     )
     opt_d = torch.optim.Adam(
         discriminator.parameters(), lr=settings.lr_d, betas=settings.betas, fused=fused
     )
+    steps = settings.steps
     schedulers = {}
     if settings.decay:
         schedulers = {
-            "g": torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=settings.steps),
-            "d": torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=settings.steps),
+            "g": torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=steps),
+            "d": torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=steps),
         }
-    steps = settings.steps
     trainer = Trainer(
-        make_gan_step(generator, discriminator, opt_g, opt_d, settings),
+        make_step(opt_g, opt_d),
         models={"generator": generator, "discriminator": discriminator},
         optimizers={"g": opt_g, "d": opt_d},
         schedulers=schedulers,
-        batches=BatchIterator(real, batch_size=need, seed=seed),
+        batches=batches,
         log_every=max(1, min(100, steps // 50)),
         snapshot_fn=snapshot_fn,
         snapshot_every=max(1, steps // snapshots) if snapshot_fn is not None else None,
         checkpoint_path=checkpoint_path,
         progress=progress,
-        desc=f"{settings.loss} (k={settings.d_steps})",
+        desc=desc,
     )
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         trainer.load_checkpoint()
