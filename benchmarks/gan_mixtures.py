@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from dataclasses import fields
 
 import torch
+from settings_cli import parse_changes
 
 import course_lib as cl
 from course_lib.data import grid_mixture, ring_mixture
@@ -27,27 +27,6 @@ from course_lib.recipes import gan as recipe
 
 MIXTURES = {"ring": ring_mixture, "grid": grid_mixture}
 NETWORK = {"latent_dim": 2, "width": 128, "depth": 3}  # the chapter's MLPs
-
-
-def parse_changes(pairs: list[str]) -> tuple[dict, dict]:
-    """key=value pairs: GANSettings fields, or the networks' latent_dim / width / depth."""
-    settings, network = {}, dict(NETWORK)
-    names = {f.name: f.type for f in fields(recipe.GANSettings)}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key in network:
-            network[key] = int(value)
-        elif key in names:
-            current = getattr(recipe.GANSettings(), key)
-            if isinstance(current, bool):
-                settings[key] = value.lower() in {"1", "true", "yes"}
-            elif isinstance(current, tuple):
-                settings[key] = tuple(float(x) for x in value.split(","))
-            else:
-                settings[key] = type(current)(value)
-        else:
-            raise SystemExit(f"unknown setting {key!r}; use a GANSettings field or {list(NETWORK)}")
-    return settings, network
 
 
 def run(mixture_name: str, loss: str, seed: int, changes: dict, network: dict, device):
@@ -78,7 +57,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    changes, network = parse_changes(args.set)
+    changes, network = parse_changes(args.set, recipe.GANSettings, NETWORK)
     device = cl.get_device()
     print(f"device: {cl.describe_device(device)}; torch {torch.__version__}; network {network}")
     for mixture_name in args.mixture:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from dataclasses import fields
 
 import torch
+from settings_cli import parse_changes
 
 import course_lib as cl
 from course_lib import metrics
@@ -29,23 +29,6 @@ from course_lib.recipes import cgan as conditional
 from course_lib.recipes import gan as recipe
 
 MODELS = ("gan", "wgan-gp", "cgan", "acgan")
-
-
-def parse_changes(pairs: list[str], settings_type) -> dict:
-    names = {f.name for f in fields(settings_type)}
-    changes = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key not in names:
-            raise SystemExit(f"unknown setting {key!r}; fields: {sorted(names)}")
-        current = getattr(settings_type(), key)
-        if isinstance(current, bool):
-            changes[key] = value.lower() in {"1", "true", "yes"}
-        elif isinstance(current, tuple):
-            changes[key] = tuple(float(x) for x in value.split(","))
-        else:
-            changes[key] = type(current)(value)
-    return changes
 
 
 @torch.no_grad()
@@ -64,12 +47,12 @@ def run(model: str, seed: int, pairs: list[str], train, device, classifier, test
     real = train.images * 2 - 1
     with cl.Timer() as timer:
         if model in recipe.LOSSES:
-            settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings))
+            settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
             generator = dcgan.Generator().to(device)
             critic = dcgan.Discriminator(batch_norm=not settings.wasserstein).to(device)
             recipe.train_gan(real, generator, critic, settings, seed=seed, progress=False)
         else:
-            changes = parse_changes(pairs, conditional.ConditionalSettings)
+            changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
             settings = conditional.lecture_settings(model, **changes)
             generator = dcgan.Generator(num_classes=10).to(device)
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
