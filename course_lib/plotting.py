@@ -103,17 +103,23 @@ def plot_latent_map(z: torch.Tensor, labels: torch.Tensor, ax=None, title: str |
     return ax
 
 
-def plot_snapshots(
-    history, nrow: int = 8, max_snapshots: int = 6, value_range: tuple[float, float] = (0.0, 1.0)
-):
-    """The sample snapshots of a history side by side: how the samples improved."""
+def _snapshot_panels(history, max_snapshots: int):
+    """A row of axes for up to ``max_snapshots`` snapshots spread over the run (first and last
+    included): the figure and its (ax, step, snapshot) triples."""
     snaps = history.snapshots
     if not snaps:
         raise ValueError("the history holds no snapshots: pass snapshot_fn to the Trainer")
     pick = np.linspace(0, len(snaps) - 1, min(max_snapshots, len(snaps))).round().astype(int)
     fig, axes = plt.subplots(1, len(pick), figsize=(2.6 * len(pick), 2.8), squeeze=False)
-    for ax, i in zip(axes[0], pick, strict=True):
-        step, images = snaps[i]
+    return fig, [(ax, *snaps[i]) for ax, i in zip(axes[0], pick, strict=True)]
+
+
+def plot_snapshots(
+    history, nrow: int = 8, max_snapshots: int = 6, value_range: tuple[float, float] = (0.0, 1.0)
+):
+    """The sample snapshots of a history side by side: how the samples improved."""
+    fig, panels = _snapshot_panels(history, max_snapshots)
+    for ax, step, images in panels:
         show_images(images, nrow=nrow, ax=ax, title=f"step {step}", value_range=value_range)
     fig.tight_layout()
     return fig
@@ -156,13 +162,8 @@ def plot_points(
 
 def plot_point_snapshots(history, centres: torch.Tensor | None = None, max_snapshots: int = 6):
     """The 2-D sample snapshots of a history side by side: modes found, and modes dropped."""
-    snaps = history.snapshots
-    if not snaps:
-        raise ValueError("the history holds no snapshots: pass snapshot_fn to the trainer")
-    pick = np.linspace(0, len(snaps) - 1, min(max_snapshots, len(snaps))).round().astype(int)
-    fig, axes = plt.subplots(1, len(pick), figsize=(2.6 * len(pick), 2.8), squeeze=False)
-    for ax, i in zip(axes[0], pick, strict=True):
-        step, points = snaps[i]
+    fig, panels = _snapshot_panels(history, max_snapshots)
+    for ax, step, points in panels:
         plot_points(points, centres, ax=ax, title=f"step {step}")
         ax.tick_params(labelsize=7)
     fig.tight_layout()

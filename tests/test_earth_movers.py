@@ -65,3 +65,15 @@ def test_plot_points_draws_the_samples_and_a_three_std_circle_per_mode():
     assert radii == pytest.approx([0.3, 0.3])
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plotting.plot_points(torch.zeros(5, 3))
+
+
+def test_plot_point_snapshots_spreads_its_panels_over_the_run_first_and_last_included():
+    class History:
+        snapshots = [(10 * k, torch.zeros(4, 2) + k) for k in range(10)]
+
+    fig = plotting.plot_point_snapshots(History(), max_snapshots=4)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["step 0", "step 30", "step 60", "step 90"]
+    History.snapshots = []
+    with pytest.raises(ValueError, match="no snapshots"):
+        plotting.plot_point_snapshots(History())
