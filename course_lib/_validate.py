@@ -62,6 +62,25 @@ def positive(name: str, value: float, allow_zero: bool = False) -> float:
     return float(value)
 
 
+def adam_betas(value) -> tuple[float, float]:
+    """Adam's (beta1, beta2): a pair of numbers in [0, 1)."""
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in value)
+        or not all(0 <= b < 1 for b in value)
+    ):
+        raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {value!r}")
+    return value
+
+
+def flag(name: str, value) -> bool:
+    """A setting that must be True or False (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def labels(value, batch: int, num_classes: int, name: str = "labels") -> torch.Tensor:
     """Class indices for a batch: an integer tensor (batch,) with values in [0, num_classes)."""
     tensor(name, value, ndim=1)

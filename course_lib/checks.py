@@ -46,6 +46,10 @@ __all__ = [
     "check_wasserstein_losses",
     "compare",
     "use_or_reference",
+    "check_neighbour_embedding",
+    "check_gradient_matching",
+    "check_latent_descent",
+    "check_inference_update",
 ]
 
 
@@ -1113,3 +1117,413 @@ def use_or_reference(fn: Callable, name: str | None = None) -> Callable:
         f"{reference.__module__}.{reference.__name__} instead."
     )
     return reference
+
+
+# --- chapter 06: GN-GAN (Tran, Bui and Cheung 2018) ---------------------------------------
+
+
+def _pair_kernel(points: torch.Tensor, kernel: Callable[[torch.Tensor], torch.Tensor]):
+    """kernel(squared distances) (B, B) of a batch, each sample flattened, diagonal kept."""
+    flat = points.flatten(1).double()
+    return kernel((flat[:, None] - flat[None]).pow(2).sum(-1))
+
+
+def _kl_of(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    off = ~torch.eye(len(p), dtype=torch.bool)
+    p, q = p[off], q[off]
+    return (p * (p / q).log()).sum()
+
+
+def _affinities(kernel: torch.Tensor, how: str) -> torch.Tensor:
+    """Neighbour probabilities from a kernel matrix (diagonal kept in ``kernel``)."""
+    b = len(kernel)
+    off = ~torch.eye(b, dtype=torch.bool)
+    if how == "with diagonal":  # k_ii = kernel(0) left in every row
+        conditional = kernel / kernel.sum(1, keepdim=True)
+        return (conditional + conditional.T) / (2 * b)
+    kernel = kernel * off
+    if how == "global":  # t-SNE's q_ij: one normaliser over all pairs
+        return kernel / kernel.sum()
+    conditional = kernel / kernel.sum(1, keepdim=True)
+    if how == "conditional":
+        return conditional / b
+    return (conditional + conditional.T) / (2 * b)
+
+
+def _neighbour_mistakes(z, x, sz, sx) -> dict[str, torch.Tensor]:
+    def student(s2):
+        return lambda d2: 1 / (1 + d2 / (2 * s2))
+
+    def value(kernel_z, kernel_x, how="joint", reverse=False):
+        p = _affinities(_pair_kernel(z, kernel_z), how)
+        q = _affinities(_pair_kernel(x, kernel_x), how)
+        return (_kl_of(q, p) if reverse else _kl_of(p, q)).float()
+
+    t_z, t_x = student(sz**2), student(sx**2)
+    mistakes = {
+        "p_ij and q_ij are not symmetrised: use p_ij = (p_{j|i} + p_{i|j}) / (2B), not the "
+        "conditional p_{j|i} alone": value(t_z, t_x, "conditional"),
+        "that is a Gaussian kernel exp(-d^2 / (2 sigma^2)); GN-GAN (like t-SNE's low-"
+        "dimensional side) uses the Student-t kernel (1 + d^2 / (2 sigma^2))^-1": value(
+            lambda d2: torch.exp(-d2 / (2 * sz**2)), lambda d2: torch.exp(-d2 / (2 * sx**2))
+        ),
+        "that is KL(Q || P); V_R is KL(P || Q) = sum p_ij log(p_ij / q_ij), with P on the "
+        "codes z": value(t_z, t_x, reverse=True),
+        "the pair i = i is counted: leave k = i out of each row's normaliser (and out of "
+        "the sum)": value(t_z, t_x, "with diagonal"),
+        "the probabilities are normalised over all pairs at once; normalise each row i "
+        "(p_{j|i}), then symmetrise": value(t_z, t_x, "global"),
+        "sigma_z and sigma_x are swapped: z goes with sigma_z, x with sigma_x": value(
+            student(sx**2), student(sz**2)
+        ),
+        "the scale is off: the kernel is (1 + d^2 / (2 sigma^2))^-1, with sigma squared and "
+        "the factor 2": value(student(sz**2 / 2), student(sx**2 / 2)),
+        "the scale is off: the kernel is (1 + d^2 / (2 sigma^2))^-1, with sigma squared": value(
+            student(sz / 2), student(sx / 2)
+        ),
+        "the distances are not squared: the kernel uses ||z_i - z_j||^2": value(
+            lambda d2: 1 / (1 + d2.sqrt() / (2 * sz**2)),
+            lambda d2: 1 / (1 + d2.sqrt() / (2 * sx**2)),
+        ),
+    }
+    return mistakes
+
+
+def check_neighbour_embedding(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(z, x, sigma_z, sigma_x) -> scalar``: V_R = KL(P || Q) with symmetrised
+    Student-t neighbour probabilities on the codes z and on the samples x (flattened)."""
+    name = "neighbour_embedding"
+
+    def body() -> str:
+        g = _fresh_generator()
+        b = 6
+        z = torch.randn(b, 2, generator=g)
+        x = torch.randn(b, 3, generator=g) * 2
+        sz, sx = 0.7, 1.6
+        got = _call(name, fn, z, x, sz, sx)
+        expected = losses.neighbour_embedding(z, x, sz, sx)
+        mistakes = _neighbour_mistakes(z, x, sz, sx)
+        p = losses.student_t_affinities(z, sz)
+        q = losses.student_t_affinities(x, sx)
+        off = ~torch.eye(b, dtype=torch.bool)
+        rows = (p * (p.clamp_min(1e-30) / q).log() * off).sum(1)
+        mistakes["return one scalar, the sum over all pairs, not one value per row"] = rows
+        compare(name, got, expected, mistakes=mistakes)
+        # An exact rescaling keeps every neighbourhood: x = c z with sigma_x = c sigma_z.
+        zero = _call(name, fn, z, 3.0 * z, 0.5, 1.5)
+        if not isinstance(zero, torch.Tensor) or abs(zero.item()) > 1e-5:
+            raise CheckFailed(
+                f"{name}: x = 3 z with sigma_x = 3 sigma_z keeps every neighbourhood, so V_R "
+                f"must be 0; got {zero.item() if isinstance(zero, torch.Tensor) else zero}"
+            )
+        # Images: each sample is one point, its distance over all its pixels.
+        images = torch.randn(b, 1, 4, 4, generator=g)
+        try:
+            got = _call(name, fn, z, images, sz, 3.0)
+            compare(
+                f"{name} on images (B, 1, 4, 4)",
+                got,
+                losses.neighbour_embedding(z, images.flatten(1), sz, 3.0),
+            )
+        except CheckFailed as err:
+            raise CheckFailed(
+                f"{err}. It is right on points (B, D) but not on images: flatten each sample "
+                "first (x.flatten(1)), so that the distance between two images is taken over "
+                "all their pixels"
+            ) from None
+        return (
+            f"V_R = {expected.item():.4f} on random codes and samples (unsymmetrised: "
+            f"{mistakes[next(iter(mistakes))].item():.4f}); 0 for an exact rescaling; "
+            f"images are flattened."
+        )
+
+    return _run(name, body)
+
+
+class _CubicScore(torch.nn.Module):
+    """D(x) = sum w x + sum c x^3 / 3 per sample: grad D(x) = w + c x^2, not linear in x, so
+    the mean of the gradients differs from the gradient at the mean point."""
+
+    def __init__(self, w: torch.Tensor, c: torch.Tensor):
+        super().__init__()
+        self.w = torch.nn.Parameter(w.clone())
+        self.c = torch.nn.Parameter(c.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.w * x + self.c * x.pow(3) / 3).flatten(1).sum(1)
+
+    def gradient(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.w + self.c * x.pow(2)).detach()
+
+
+def _matching_mistakes(d: _CubicScore, real: torch.Tensor, fake: torch.Tensor):
+    """(score, first, second) mistakes: description -> value of the term it changes."""
+    gr, gf = d.gradient(real), d.gradient(fake.detach())
+    fake = fake.detach()
+    b = len(real)
+    mean_r, mean_f = gr.mean(0), gf.mean(0)
+    dot_r, dot_f = (gr * real).flatten(1).sum(1), (gf * fake).flatten(1).sum(1)
+    with torch.no_grad():
+        score_diff = d(real).mean() - d(fake).mean()
+        at_mean_r, at_mean_f = d.gradient(real.mean(0)), d.gradient(fake.mean(0))
+    first = {
+        "that is the gradient at the mean sample, grad D(E x); GN-GAN matches the mean of "
+        "the per-sample gradients, E grad D(x)": (at_mean_r - at_mean_f).pow(2).sum(),
+        "the gradients were divided by B twice: the gradient of D(x).mean() is already "
+        "grad D(x_i) / B for each sample; differentiate D(x).sum(), then average": (
+            (mean_r - mean_f) / b
+        )
+        .pow(2)
+        .sum(),
+        "the samples are paired one by one, E ||grad D(x_i) - grad D(G(z_i))||^2; the term "
+        "compares the two means: ||E grad D(x) - E grad D(G(z))||^2": (gr - gf)
+        .flatten(1)
+        .pow(2)
+        .sum(1)
+        .mean(),
+        "the norm is not squared: ||E grad D(x) - E grad D(G(z))||^2": (mean_r - mean_f).norm(),
+        "the squares are averaged over the elements; the squared norm sums them": (mean_r - mean_f)
+        .pow(2)
+        .mean(),
+    }
+    second = {
+        "grad D(x)^T x is one number per sample (a dot product over all its dimensions); "
+        "you kept the element-wise product grad D(x) * x": (
+            (gr * real).mean(0) - (gf * fake).mean(0)
+        )
+        .pow(2)
+        .sum(),
+        "the samples are paired one by one; the term compares the two means, "
+        "(E grad D(x)^T x - E grad D(G(z))^T G(z))^2": (dot_r - dot_f).pow(2).mean(),
+        "the square is missing: (E grad D(x)^T x - E grad D(G(z))^T G(z))^2": (
+            dot_r.mean() - dot_f.mean()
+        ).abs(),
+        "that is the gradient at the mean sample; use the mean of the per-sample dot products": (
+            at_mean_r @ real.mean(0) - at_mean_f @ fake.mean(0)
+        ).pow(2),
+    }
+    score = {
+        "the absolute value is missing: |E D(x) - E D(G(z))|": score_diff,
+        "that is the squared difference; the score term is |E D(x) - E D(G(z))|": score_diff.pow(2),
+    }
+    return score, first, second
+
+
+def check_gradient_matching(fn: Callable[..., tuple]) -> CheckResult:
+    """Check ``fn(score, real, fake) -> (score_term, first, second)``: GN-GAN's generator
+    terms, with per-sample gradients of ``score`` averaged over each batch, and the graph
+    kept on the fake side so that they train G."""
+    name = "gradient_matching"
+
+    def body() -> str:
+        g = _fresh_generator()
+        b, dim = 8, 3
+        # w, c > 0, real samples near -1.5 and fakes near +0.5: E D(x) < E D(G(z)), so a
+        # missing absolute value shows.
+        d = _CubicScore(0.2 + torch.rand(dim, generator=g), 0.5 + torch.rand(dim, generator=g))
+        real = 0.5 * torch.randn(b, dim, generator=g) - 1.5
+        fake = (0.5 * torch.randn(b, dim, generator=g) + 0.5).requires_grad_(True)
+        got = _call(name, fn, d, real, fake)
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            raise CheckFailed(
+                f"{name} should return three terms (score, first, second), got "
+                f"{type(got).__name__}"
+                + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+            )
+        expected = losses.gradient_matching(d, real, fake)
+        score_m, first_m, second_m = _matching_mistakes(d, real, fake)
+        compare(f"{name}: the score term", got[0], expected.score, mistakes=score_m)
+        compare(f"{name}: the first gradient term", got[1], expected.first, mistakes=first_m)
+        compare(f"{name}: the second gradient term", got[2], expected.second, mistakes=second_m)
+        # G learns through D(G(z)) and through grad D at G(z): the graph must reach fake.
+        total = got[0] + got[1] + got[2]
+        if not total.requires_grad:
+            raise CheckFailed(
+                f"{name}: the terms carry no gradient back to the fake samples; call "
+                "torch.autograd.grad(..., create_graph=True) on the fake side and do not "
+                "detach G(z)"
+            )
+        try:
+            (got_grad,) = torch.autograd.grad(total, fake, allow_unused=True)
+        except RuntimeError as err:  # e.g. a graph freed by autograd.grad without create_graph
+            raise CheckFailed(
+                f"{name}: the values are right, but back-propagating them to G(z) fails "
+                f"({str(err).split('.')[0]}); take grad D at the fake samples with "
+                "torch.autograd.grad(..., create_graph=True)"
+            ) from None
+        reference = expected.score + expected.first + expected.second
+        (expected_grad,) = torch.autograd.grad(reference, fake)
+        if got_grad is None:
+            raise CheckFailed(f"{name}: the terms do not depend on the fake samples")
+        if not torch.allclose(got_grad, expected_grad, rtol=1e-4, atol=1e-5):
+            raise CheckFailed(
+                f"{name}: the values are right but the gradient that reaches G(z) is not: "
+                "take grad D at the fake samples with create_graph=True, so that the "
+                "gradient terms are differentiated through it"
+            )
+        return (
+            f"On a cubic D (its gradient w + c x^2 differs from the gradient at the mean): "
+            f"score {expected.score.item():.4f}, first {expected.first.item():.4f}, second "
+            f"{expected.second.item():.4f}; the gradient reaches G(z)."
+        )
+
+    return _run(name, body)
+
+
+def _gradient_matching_reference(score, real, fake):
+    return tuple(losses.gradient_matching(score, real, fake))
+
+
+_gradient_matching_reference.__module__ = losses.__name__
+_gradient_matching_reference.__name__ = "gradient_matching"
+
+_CHECKS.update(
+    {
+        "neighbour_embedding": (check_neighbour_embedding, losses.neighbour_embedding),
+        "gradient_matching": (check_gradient_matching, _gradient_matching_reference),
+    }
+)
+
+
+# --- chapter 07: cGML ---------------------------------------------------------------------
+
+
+def _quadratic_objective(a: torch.Tensor, c: torch.Tensor):
+    """L(z) = 1/2 sum_j a_j (z_j - c_j)^2 per row: its gradient a (z - c) is known by hand."""
+    return lambda z: 0.5 * (a * (z - c) ** 2).sum(dim=1)
+
+
+def _descent_by_hand(z0, a, c, steps, beta, gamma, variant: str = "right"):
+    """The momentum recursion on the quadratic, written out, with the usual mistakes."""
+    z, m = z0.clone(), torch.zeros_like(z0)
+    zs, rhos = [z], []
+    for _ in range(steps):
+        grad = a * (z - c)
+        if variant == "no momentum":
+            m = beta * grad
+        elif variant == "swapped":
+            m = beta * m + gamma * grad
+        else:
+            m = gamma * m + beta * grad
+        z_next = z + m if variant == "ascent" else z - m
+        if variant == "rho of the gradient":
+            rhos.append((beta * grad).norm(dim=1))
+        else:
+            rhos.append((z_next - z).norm(dim=1))
+        z = z_next
+        zs.append(z)
+    return torch.stack(zs), torch.stack(rhos)
+
+
+def check_latent_descent(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
+    """Check ``fn(objective, z0, steps, beta, gamma) -> (zs, rhos)``, cGML's inner loop, on a
+    quadratic loss whose gradient is known in closed form."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        b, d, steps, beta, gamma = 5, 3, 4, 0.3, 0.6
+        a = 0.5 + torch.rand(b, d, generator=g)
+        c = torch.randn(b, d, generator=g)
+        z0 = torch.randn(b, d, generator=g)
+        got = _call(
+            "latent_descent", fn, _quadratic_objective(a, c), z0.clone(), steps, beta, gamma
+        )
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise CheckFailed(
+                f"latent_descent should return a pair (zs, rhos), got {type(got).__name__}"
+            )
+        zs, rhos = got
+        want_zs, want_rhos = _descent_by_hand(z0, a, c, steps, beta, gamma)
+        if isinstance(zs, torch.Tensor) and zs.shape == (steps, b, d):
+            raise CheckFailed(
+                f"latent_descent: zs has shape {tuple(zs.shape)}; it must hold the start too, "
+                f"z_0 ... z_M: ({steps + 1}, {b}, {d})"
+            )
+        mistakes = {
+            name: _descent_by_hand(z0, a, c, steps, beta, gamma, name)
+            for name in ("no momentum", "swapped", "ascent", "rho of the gradient")
+        }
+        compare(
+            "latent_descent (the codes zs)",
+            zs,
+            want_zs,
+            mistakes={
+                "no momentum: m_t = gamma m_{t-1} + beta grad must remember the previous m":
+                    mistakes["no momentum"][0],
+                "beta and gamma are swapped: gamma multiplies the old m, beta the gradient":
+                    mistakes["swapped"][0],
+                "the code must move against the gradient: z_{t+1} = z_t - m_t":
+                    mistakes["ascent"][0],
+            },
+        )  # fmt: skip
+        if isinstance(rhos, torch.Tensor) and rhos.shape == (steps,):
+            raise CheckFailed(
+                f"latent_descent: rhos has shape {tuple(rhos.shape)}; give one step length per "
+                f"code and step, ({steps}, {b}): the norm over z's entries only (dim=1)"
+            )
+        compare(
+            "latent_descent (the step lengths rhos)",
+            rhos,
+            want_rhos,
+            mistakes={
+                "rho is the length of the whole step ||z_{t+1} - z_t|| = ||m_t||, momentum "
+                "included, not ||beta grad||": mistakes["rho of the gradient"][1],
+                "rho is a length, the norm ||m_t||, not its square": want_rhos**2,
+            },
+        )
+        return (
+            f"{steps} momentum steps on a quadratic match the hand computation "
+            f"(first step lengths [{_fmt(want_rhos[0])}])."
+        )
+
+    return _run("latent_descent", body)
+
+
+def check_inference_update(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Check ``fn(z, z_hat, rho_hat) -> z_next``: z + rho_hat (z_hat - z) / ||z_hat - z|| per
+    row, a step of length exactly rho_hat toward Z's guess."""
+
+    def body() -> str:
+        g = _fresh_generator()
+        b, d = 5, 3
+        z = torch.randn(b, d, generator=g)
+        z_hat = z + torch.randn(b, d, generator=g)
+        rho_hat = 0.1 + torch.rand(b, generator=g)
+        got = _call("inference_update", fn, z.clone(), z_hat.clone(), rho_hat.clone())
+        delta = z_hat - z
+        unit = delta / delta.norm(dim=1, keepdim=True)
+        expected = z + rho_hat[:, None] * unit
+        compare(
+            "inference_update",
+            got,
+            expected,
+            mistakes={
+                "divide by ||z_hat - z||: the step must have length rho_hat, whatever the "
+                "distance to z_hat": z + rho_hat[:, None] * delta,
+                "that is z_hat itself: the update moves by rho_hat toward z_hat, it does not "
+                "jump to it": z_hat,
+                "step toward z_hat, not away from it: + rho_hat (z_hat - z) / ||z_hat - z||": z
+                - rho_hat[:, None] * unit,
+                "normalise each row by its own norm (dim=1, keepdim=True), not by the norm of "
+                "the whole batch": z + rho_hat[:, None] * delta / delta.norm(),
+                "the step length rho_hat is missing: multiply the unit direction by it": z + unit,
+            },
+        )
+        moved = (got - z).norm(dim=1)
+        return f"every code moved by exactly rho_hat ([{_fmt(moved)}]) toward z_hat."
+
+    return _run("inference_update", body)
+
+
+def _cgml_references():
+    from .recipes import cgml
+
+    return cgml.latent_descent, cgml.inference_update
+
+
+_CHECKS.update(
+    {
+        "latent_descent": (check_latent_descent, _cgml_references()[0]),
+        "inference_update": (check_inference_update, _cgml_references()[1]),
+    }
+)

@@ -32,6 +32,15 @@ __all__ = [
     "Mixture",
     "ring_mixture",
     "grid_mixture",
+    "toy_modes",
+    "cgml_toy",
+    "STROKE_ROWS",
+    "STROKE_COLS",
+    "stroke_mask",
+    "add_stroke",
+    "stroke_targets",
+    "has_stroke",
+    "StrokeBatches",
 ]
 
 _COURSE_ROOT = Path(__file__).resolve().parent.parent
@@ -243,3 +252,117 @@ def grid_mixture(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixt
     xx, yy = torch.meshgrid(axis, axis, indexing="ij")
     centres = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
     return Mixture(centres.float(), float(std))
+
+
+# --- chapter 07: cGML's data ------------------------------------------------------------
+# The 3-D toy and stroke-MNIST of the cGML poster (Ramasinghe et al., ICLR 2021): each
+# condition has two targets, so a regression can only average them or pick one.
+
+
+def toy_modes(x: torch.Tensor) -> torch.Tensor:
+    """The two modes of the toy for conditions x (B, 1): (B, 2, 3), +f(x) then -f(x), with
+    f(x) = (4x, 4x^2, 4x^3)."""
+    v.tensor("x", x, ndim=2, floating=True)
+    if x.shape[1] != 1:
+        raise ValueError(f"x must have shape (B, 1), one number per condition, got {x.shape}")
+    f = 4 * torch.cat([x, x**2, x**3], dim=1)  # (B, 3)
+    return torch.stack([f, -f], dim=1)
+
+
+def cgml_toy(
+    n: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    low: float = 0.1,
+    high: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n pairs of the cGML toy: x ~ U[low, high] (n, 1), y = s (4x, 4x^2, 4x^3) (n, 3) with a
+    fair random sign s, and the mode index (n,) (0 for +, 1 for -).
+
+    Drawn on the CPU (seeded by ``generator``), then moved to ``device``.
+    """
+    _positive_int("n", n)
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low < high):
+        raise ValueError(f"low < high must be numbers, got low={low!r}, high={high!r}")
+    x = low + (high - low) * torch.rand(n, 1, generator=generator)
+    mode = torch.randint(2, (n,), generator=generator)
+    y = toy_modes(x)[torch.arange(n), mode]
+    if device is not None:
+        x, y, mode = x.to(device), y.to(device), mode.to(device)
+    return x, y, mode
+
+
+# The stroke: a white bar two pixels high across the top of the image, rows 1-2 and
+# columns 4-23, where MNIST's centred digits (rows ~4-23) almost never reach.
+STROKE_ROWS = (1, 3)  # [start, stop)
+STROKE_COLS = (4, 24)
+
+
+def stroke_mask(device: torch.device | str | None = None) -> torch.Tensor:
+    """(1, 28, 28) bool: True on the stroke's pixels."""
+    mask = torch.zeros(1, 28, 28, dtype=torch.bool)
+    mask[:, STROKE_ROWS[0] : STROKE_ROWS[1], STROKE_COLS[0] : STROKE_COLS[1]] = True
+    return mask.to(device) if device is not None else mask
+
+
+def add_stroke(images: torch.Tensor, which: torch.Tensor | None = None) -> torch.Tensor:
+    """A copy of ``images`` (B, 1, 28, 28) in [0, 1] with the white stroke drawn on the
+    images where ``which`` (B,) bool is True (all of them by default)."""
+    v.tensor("images", images, ndim=4, floating=True)
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"images must be (B, 1, 28, 28), got {tuple(images.shape)}")
+    mask = stroke_mask(images.device)
+    if which is None:
+        return images.masked_fill(mask, 1.0)
+    if not isinstance(which, torch.Tensor) or which.shape != (len(images),):
+        raise ValueError(f"which must be a (B,) = ({len(images)},) bool tensor")
+    full = mask & which.to(images.device, torch.bool)[:, None, None, None]
+    return images.masked_fill(full, 1.0)
+
+
+def stroke_targets(
+    images: torch.Tensor, share: float = 0.3, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stroke-MNIST's targets for the inputs ``images``: each image itself, with the stroke
+    drawn on a random ``share`` of them. Returns (targets, which (B,) bool)."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ValueError(f"share must be a number in [0, 1], got {share!r}")
+    which = torch.rand(len(images), generator=generator) < share
+    return add_stroke(images, which), which.to(images.device)
+
+
+def has_stroke(images: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """(B,) bool: the mean brightness of the stroke's pixels is above ``threshold``."""
+    v.tensor("images", images, ndim=4, floating=True)
+    r0, r1 = STROKE_ROWS
+    c0, c1 = STROKE_COLS
+    return images[:, 0, r0:r1, c0:c1].flatten(1).mean(dim=1) > threshold
+
+
+class StrokeBatches:
+    """Endless (input, target) batches of stroke-MNIST: the inputs are ``images`` shuffled
+    by a :class:`BatchIterator`, each target is its input with the stroke drawn with
+    probability ``share``, drawn afresh every time (so one digit is seen with both targets).
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, share: float = 0.3, seed: int = 0):
+        self.inputs = BatchIterator(images, batch_size=batch_size, seed=seed)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ValueError(f"share must be a number in [0, 1], got {share!r}")
+        self.share = float(share)
+        self.rng = torch.Generator().manual_seed(seed + 7)
+
+    def __iter__(self) -> StrokeBatches:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        (x,) = next(self.inputs)
+        y, _ = stroke_targets(x, self.share, self.rng)
+        return x, y
+
+    def state_dict(self) -> dict:
+        return {**self.inputs.state_dict(), "rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inputs.load_state_dict(state)
+        self.rng.set_state(state["rng"])

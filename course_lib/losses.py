@@ -11,6 +11,7 @@ With D = sigmoid(logit): -log D = softplus(-logit) and -log(1 - D) = softplus(lo
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,12 @@ __all__ = [
     "acgan_source_loss",
     "acgan_class_loss",
     "acgan_losses",
+    "student_t_affinities",
+    "neighbour_embedding",
+    "gngan_discriminator_loss",
+    "GradientMatching",
+    "gradient_matching",
+    "gngan_generator_loss",
 ]
 
 
@@ -248,3 +255,171 @@ def acgan_losses(
     source = acgan_source_loss(real_logits, fake_logits)  # -L_S
     klass = acgan_class_loss(real_class_logits, real_labels, fake_class_logits, fake_labels)
     return source + klass, -source + klass
+
+
+# --- chapter 06: GN-GAN (Tran, Bui and Cheung 2018) ---------------------------------------
+
+
+def _flat_batch(name: str, value) -> torch.Tensor:
+    """(B, ...) with B >= 2 -> (B, D) float: one row per sample, all its dimensions."""
+    v.tensor(name, value, min_ndim=2, floating=True)
+    if len(value) < 2:
+        raise ValueError(
+            f"{name} must hold at least 2 samples (neighbours need pairs), got shape "
+            f"{tuple(value.shape)}"
+        )
+    return value.flatten(1).float()
+
+
+def student_t_affinities(points: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The symmetrised neighbour probabilities P (B, B) of a batch ``points`` (B, ...).
+
+    With the Student-t kernel k_ij = (1 + ||y_i - y_j||^2 / (2 sigma^2))^-1 (one degree of
+    freedom, as in t-SNE), the conditional p_{j|i} = k_ij / sum_{k != i} k_ik, and the joint
+    p_ij = (p_{j|i} + p_{i|j}) / (2B); the diagonal is 0 and P sums to 1. Distances are taken
+    per sample over all its dimensions (an image counts as one point).
+    """
+    flat = _flat_batch("points", points)
+    sigma = v.positive("sigma", sigma)
+    b = len(flat)
+    norms = flat.pow(2).sum(1)
+    # ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b: one (B, B) matrix product instead of a (B, B, D)
+    # tensor of differences (50 MB for a batch of 128 MNIST digits); clamped at 0 against
+    # rounding, and the diagonal is masked out below.
+    squared = (norms[:, None] + norms[None, :] - 2 * flat @ flat.T).clamp_min(0.0)
+    kernel = 1.0 / (1.0 + squared / (2 * sigma**2))
+    off_diagonal = ~torch.eye(b, dtype=torch.bool, device=flat.device)
+    kernel = kernel * off_diagonal
+    conditional = kernel / kernel.sum(dim=1, keepdim=True)  # row i: p_{j|i}
+    return (conditional + conditional.T) / (2 * b)
+
+
+def neighbour_embedding(
+    z: torch.Tensor, x: torch.Tensor, sigma_z: float = 1.0, sigma_x: float = 1.0
+) -> torch.Tensor:
+    """V_R = KL(P || Q) = sum_{i != j} p_ij log(p_ij / q_ij), GN-GAN's neighbours embedding.
+
+    P: :func:`student_t_affinities` of the latent codes z (B, d) with scale ``sigma_z``;
+    Q: the same of the generated samples x = G(z) (B, ...) with ``sigma_x``. The direction is
+    t-SNE's (Maaten and Hinton 2008): KL(P || Q) is large where close codes (large p_ij) give
+    distant samples (small q_ij), so it stops G from collapsing nearby codes onto one point
+    *and* from tearing neighbours apart. Tran et al. run t-SNE in reverse: the structure to
+    keep is the latent one, and G is what moves. Returns a scalar >= 0 (0 when Q = P).
+    """
+    if not isinstance(z, torch.Tensor) or not isinstance(x, torch.Tensor) or len(z) != len(x):
+        lengths = [len(t) if isinstance(t, torch.Tensor) else type(t).__name__ for t in (z, x)]
+        raise ValueError(f"z and x must be tensors with one row per sample each, got {lengths}")
+    v.same_device("z", z, "x", x)
+    p = student_t_affinities(z, sigma_z)
+    q = student_t_affinities(x, sigma_x)
+    # The diagonals of P and Q are 0: there p_ii * (...) = 0, the logs kept finite by the
+    # clamp (masking by multiplication, cheaper than boolean indexing of a (B, B) matrix).
+    tiny = torch.finfo(q.dtype).tiny
+    return (p * (p.clamp_min(tiny).log() - q.clamp_min(tiny).log())).sum()
+
+
+def gngan_discriminator_loss(
+    real_logits: torch.Tensor,
+    recon_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    alpha: float,
+) -> torch.Tensor:
+    """-[(1 - alpha) E log D(x) + alpha V_C + E log(1 - D(G(z)))], V_C = E log D(G(E(x))).
+
+    The loss GN-GAN's discriminator minimises, without the gradient penalty (the recipe adds
+    lambda_p V_P with :func:`gradient_penalty`). D = sigmoid(logit); the reconstructions
+    G(E(x)) count as real with weight alpha, the data with weight 1 - alpha. Logits: (B,) or
+    (B, 1), one batch each. Returns a scalar; 2 log 2 when every logit is 0.
+    """
+    real = _logits("real_logits", real_logits)
+    recon = _logits("recon_logits", recon_logits)
+    fake = _logits("fake_logits", fake_logits)
+    v.same_device("real_logits", real_logits, "fake_logits", fake_logits)
+    v.same_device("recon_logits", recon_logits, "fake_logits", fake_logits)
+    alpha = v.positive("alpha", alpha, allow_zero=True)
+    if alpha > 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    real_term = F.softplus(-real).mean()  # -E log D(x)
+    recon_term = F.softplus(-recon).mean()  # -V_C = -E log D(G(E(x)))
+    fake_term = F.softplus(fake).mean()  # -E log(1 - D(G(z)))
+    return (1 - alpha) * real_term + alpha * recon_term + fake_term
+
+
+class GradientMatching(NamedTuple):
+    """The three terms of GN-GAN's generator loss (scalars), before their weights."""
+
+    score: torch.Tensor  # |E D(x) - E D(G(z))|
+    first: torch.Tensor  # ||E grad D(x) - E grad D(G(z))||^2
+    second: torch.Tensor  # (E grad D(x)^T x - E grad D(G(z))^T G(z))^2
+
+
+def _scores_and_gradients(score, x: torch.Tensor, keep_graph: bool):
+    """D(x) (B,) and grad_x D(x) (B, ...) for each sample, by one backward pass of the sum."""
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    values = score(x)
+    if not isinstance(values, torch.Tensor) or values.reshape(-1).shape != (len(x),):
+        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values)
+        raise ValueError(f"score must return one value per sample, shape ({len(x)},); got {shape}")
+    (grad,) = torch.autograd.grad(values.sum(), x, create_graph=keep_graph)
+    values = values.reshape(-1).float()
+    if not keep_graph:  # a constant: its graph was freed by the backward pass above
+        return values.detach(), grad.detach().float(), x.detach()
+    return values, grad.float(), x
+
+
+def gradient_matching(score, real: torch.Tensor, fake: torch.Tensor) -> GradientMatching:
+    """GN-GAN's generator terms, matched between the real batch and the generated one.
+
+    ``score`` maps a batch (B, ...) to one value per sample (B,): the discriminator's output
+    D. Its gradient grad_x D(x) is taken per sample (the sum of the scores is differentiated
+    once, which gives every sample's own gradient when D treats samples independently: no
+    BatchNorm in training mode). Then
+
+    - ``score``  = |mean_i D(x_i) - mean_j D(G(z_j))|;
+    - ``first``  = ||mean_i grad D(x_i) - mean_j grad D(G(z_j))||^2, the mean of the gradients
+      (not the gradient at the mean point), the squared norm over all dimensions;
+    - ``second`` = (mean_i grad D(x_i) . x_i - mean_j grad D(G(z_j)) . G(z_j))^2, one dot
+      product per sample over all its dimensions.
+
+    These come from first-order Taylor expansions of D around the samples (Tran et al. 2018).
+    The fake side keeps its graph (create_graph=True) so that the terms train G through both
+    D(G(z)) and grad D at G(z); the real side is a constant for G.
+    """
+    v.tensor("real", real, min_ndim=2, floating=True)
+    v.tensor("fake", fake, min_ndim=2, floating=True)
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(
+            f"real and fake must hold samples of the same shape, got {tuple(real.shape)} and "
+            f"{tuple(fake.shape)}"
+        )
+    v.same_device("real", real, "fake", fake)
+    if not callable(score):
+        raise ValueError(f"score must be a callable network, got {type(score).__name__}")
+    d_real, g_real, x_real = _scores_and_gradients(score, real.detach(), keep_graph=False)
+    d_fake, g_fake, x_fake = _scores_and_gradients(score, fake, keep_graph=True)
+    score_term = (d_real.mean() - d_fake.mean()).abs()
+    first = (g_real.mean(0) - g_fake.mean(0)).pow(2).sum()
+    dot_real = (g_real * x_real.detach().float()).flatten(1).sum(1)  # (B,)
+    dot_fake = (g_fake * x_fake.float()).flatten(1).sum(1)
+    second = (dot_real.mean() - dot_fake.mean()).pow(2)
+    return GradientMatching(score_term, first, second)
+
+
+def gngan_generator_loss(
+    score,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    lambda_m1: float = 1.0,
+    lambda_m2: float = 1.0,
+) -> torch.Tensor:
+    """V_G = |E D(x) - E D(G(z))| + lambda_m1 ||E grad D(x) - E grad D(G(z))||^2
+    + lambda_m2 (E grad D(x)^T x - E grad D(G(z))^T G(z))^2, what GN-GAN's G minimises.
+
+    No log D(G(z)) term: the generator's adversarial signal is the score difference itself.
+    See :func:`gradient_matching` for the terms.
+    """
+    l1 = v.positive("lambda_m1", lambda_m1, allow_zero=True)
+    l2 = v.positive("lambda_m2", lambda_m2, allow_zero=True)
+    terms = gradient_matching(score, real, fake)
+    return terms.score + l1 * terms.first + l2 * terms.second

@@ -19,8 +19,6 @@ that use the Inception network.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -32,6 +30,7 @@ from tqdm.auto import tqdm
 from . import _validate as v
 from .device import get_device
 from .models.classifier import MnistClassifier
+from .weights import WeightsError, verified_path
 
 __all__ = [
     "ClassifierWeightsError",
@@ -52,40 +51,16 @@ _RETRAIN = "`python tools/train_classifier.py` (from the course's folder) recrea
 _cache: dict[tuple, MnistClassifier] = {}
 
 
-class ClassifierWeightsError(RuntimeError):
+class ClassifierWeightsError(WeightsError):
     """The classifier's weights file is missing or is not the file that manifest.json names."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verified(path: Path) -> None:
     """Raise ClassifierWeightsError unless the sha256 of ``path`` is the one its manifest names."""
-    if not path.is_file():
-        raise ClassifierWeightsError(f"the classifier's weights {path} are missing; {_RETRAIN}")
-    manifest = path.parent / "manifest.json"
     try:
-        entry = json.loads(manifest.read_text())[path.name]
-        expected = entry["sha256"]
-    except FileNotFoundError:
-        raise ClassifierWeightsError(
-            f"{manifest} is missing, so {path.name} cannot be verified; {_RETRAIN}"
-        ) from None
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ClassifierWeightsError(
-            f"{manifest} has no sha256 for {path.name} ({type(err).__name__}: {err}); {_RETRAIN}"
-        ) from None
-    actual = _sha256(path)
-    if actual != expected:
-        raise ClassifierWeightsError(
-            f"{path} does not match its sha256 in {manifest} (expected {expected[:12]}..., "
-            f"got {actual[:12]}...): the file is damaged or was changed; {_RETRAIN}"
-        )
+        verified_path(path.name, path.parent, hint=_RETRAIN)
+    except WeightsError as err:
+        raise ClassifierWeightsError(str(err)) from None
 
 
 def load_classifier(

@@ -30,6 +30,7 @@ __all__ = [
     "LatentExplorer",
     "InterpolationExplorer",
     "png_bytes",
+    "LatentStepper",
 ]
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
@@ -105,6 +106,19 @@ class _CodeSliders:
         ]
         for slider in self.sliders:
             slider.observe(self._on_slider, names="value")
+
+    def _place(self, z: torch.Tensor) -> None:
+        """Make z (latent_dim entries) the code and move the sliders to it, quietly."""
+        if not isinstance(z, torch.Tensor) or z.numel() != self.latent_dim:
+            got = z.numel() if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor of {self.latent_dim} entries, got {got}")
+        self.code = z.detach().float().cpu().reshape(-1).clone()
+        self._syncing = True
+        try:
+            for d, slider in zip(self.dims, self.sliders, strict=True):
+                slider.value = float(np.clip(self.code[d].item(), slider.min, slider.max))
+        finally:
+            self._syncing = False
 
     def _on_slider(self, change) -> None:
         if self._syncing:
@@ -490,16 +504,7 @@ class ConditionalExplorer(_CodeSliders):
     # -- the code --------------------------------------------------------------------------
     def set_code(self, z: torch.Tensor) -> None:
         """Jump to code z (latent_dim entries); the sliders follow, the class stays."""
-        if not isinstance(z, torch.Tensor) or z.numel() != self.latent_dim:
-            got = z.numel() if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of {self.latent_dim} entries, got {got}")
-        self.code = z.detach().float().cpu().reshape(-1).clone()
-        self._syncing = True
-        try:
-            for d, slider in zip(self.dims, self.sliders, strict=True):
-                slider.value = float(np.clip(self.code[d].item(), slider.min, slider.max))
-        finally:
-            self._syncing = False
+        self._place(z)
         self._refresh()
 
     def random_code(self) -> torch.Tensor:
@@ -553,6 +558,236 @@ class ConditionalExplorer(_CodeSliders):
         self.caption.value = (
             f"<b>the same z in every class</b> (class {self.digit.label} shown above): "
             "z sets the style, c the class"
+        )
+        self.renders += 1
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# --- chapter 07: stepping a cGML latent code ---------------------------------------------
+
+
+class LatentStepper(_CodeSliders):
+    """Pick a condition and a start code z_0, then step z with cGML's latent-update network Z
+    and watch the output converge; the left panel shows the path of z in the plane of its
+    first two entries, over a map of which mode G gives there (when ``classify`` is given).
+
+    encoder, generator, updater: H, G and Z (eval mode), e.g. from
+        ``course_lib.recipes.cgml.build_networks``.
+    conditions: (N, ...) the conditions to pick from (the toy's x, or digits).
+    classify: outputs (B, ...) -> (B,) int mode index (-1 for none), for the map and caption;
+        e.g. ``lambda y: cgml.toy_on_mode(y, x_of_the_condition)`` is built for you by
+        ``mode_fn``: (outputs, condition (1, ...)) -> (B,) int.
+    mode_names: the names of the modes in the map's legend.
+    limit: the half-width of the latent square shown and of the start sliders.
+
+    Drive it from Python: ``stepper.condition.value = 3``, ``stepper.sliders[0].value = 0.5``
+    (the start code), ``stepper.step(4)`` or ``stepper.step_button.click()``,
+    ``stepper.correction.value = False``, ``stepper.reset()``; read ``stepper.path``
+    ((t + 1, d) codes), ``stepper.output`` (G at the last code), ``stepper.image`` (the
+    rendered (H, W, 3) picture) and ``stepper.image_widget.value`` (PNG bytes).
+    """
+
+    def __init__(
+        self,
+        encoder,
+        generator,
+        updater,
+        conditions: torch.Tensor,
+        mode_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        mode_names: list[str] | None = None,
+        start: torch.Tensor | None = None,
+        limit: float = 3.0,
+        grid: int = 41,
+        figsize: tuple[float, float] = (9.0, 3.8),
+        dpi: int = 80,
+    ):
+        for name, net in (("encoder", encoder), ("generator", generator), ("updater", updater)):
+            if not callable(net):
+                raise ValueError(f"{name} must be a network (callable), got {type(net).__name__}")
+        latent_dim = getattr(generator, "latent_dim", None)
+        if not isinstance(latent_dim, int) or latent_dim < 2:
+            raise ValueError(
+                "the generator must have latent_dim >= 2 (the path is drawn in the plane of "
+                f"z's first two entries), got {latent_dim!r}"
+            )
+        if not isinstance(conditions, torch.Tensor) or conditions.ndim < 2 or not len(conditions):
+            raise ValueError(
+                "conditions must be a (N, ...) tensor of conditions, e.g. x[:10] for the toy "
+                "(shape (10, 1)) or digits (10, 1, 28, 28)"
+            )
+        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not limit > 0:
+            raise ValueError(f"limit must be a number > 0, got {limit!r}")
+        if not isinstance(grid, int) or isinstance(grid, bool) or grid < 2:
+            raise ValueError(f"grid must be an int >= 2, got {grid!r}")
+        self.encoder, self.generator, self.updater = encoder, generator, updater
+        self.device = next(generator.parameters()).device
+        self.conditions = conditions.to(self.device)
+        self.mode_fn, self.mode_names = mode_fn, mode_names
+        self.latent_dim, self.limit, self.grid = latent_dim, float(limit), grid
+        self.figsize, self.dpi = figsize, dpi
+        if start is None:
+            start = torch.zeros(latent_dim)
+        if not isinstance(start, torch.Tensor) or start.numel() != latent_dim:
+            got = tuple(start.shape) if isinstance(start, torch.Tensor) else type(start).__name__
+            raise ValueError(f"start must be a tensor of {latent_dim} entries, got {got}")
+        self.code = start.detach().float().cpu().reshape(latent_dim).clone()
+        self.dims = [0, 1]
+        self.path = self.code[None].clone()
+        self.output = torch.zeros(0)
+        self.renders = 0
+        self._map: np.ndarray | None = None
+        self._map_for: int | None = None
+
+        self.image: np.ndarray = np.zeros((1, 1, 3))
+        self.image_widget = W.Image(format="png")
+        self.caption = W.HTML()
+        self.condition = W.IntSlider(
+            value=0,
+            min=0,
+            max=len(conditions) - 1,
+            description="condition",
+            continuous_update=False,
+            layout=W.Layout(width="320px"),
+        )
+        self.condition.observe(lambda _: self.reset(), names="value")
+        self._make_sliders(limit)
+        for slider in self.sliders:
+            slider.description = f"z₀[{slider.description[2:-1]}]"
+            slider.continuous_update = False
+        self.correction = W.Checkbox(value=True, description="ρ correction")
+        self.correction.observe(lambda _: self.reset(), names="value")
+        self.step_button = W.Button(description="step", icon="step-forward")
+        self.step_button.on_click(lambda _: self.step())
+        self.run_button = W.Button(description="8 steps", icon="forward")
+        self.run_button.on_click(lambda _: self.step(8))
+        self.reset_button = W.Button(description="reset", icon="undo")
+        self.reset_button.on_click(lambda _: self.reset())
+        controls = W.VBox(
+            [
+                self.condition,
+                *self.sliders,
+                self.correction,
+                W.HBox([self.step_button, self.run_button, self.reset_button]),
+            ]
+        )
+        self.widget = W.VBox([W.HBox([controls, self.caption]), self.image_widget])
+        self._syncing = False
+        self._refresh()
+
+    # -- the walk ----------------------------------------------------------------------------
+    def _h(self) -> torch.Tensor:
+        return self.encoder(self.conditions[self.condition.value : self.condition.value + 1])
+
+    @torch.no_grad()
+    def step(self, n: int = 1) -> torch.Tensor:
+        """Take ``n`` steps of Z from the current code; returns the new code."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        from .recipes.cgml import inference_update
+
+        h = self._h()
+        z = self.path[-1:].to(self.device)
+        new = []
+        for _ in range(n):
+            z_hat, rho_hat = self.updater(h, z)
+            z = inference_update(z, z_hat, rho_hat) if self.correction.value else z_hat
+            new.append(z[0].cpu())
+        self.path = torch.cat([self.path, torch.stack(new)])
+        self._draw()
+        return self.path[-1].clone()
+
+    def reset(self) -> None:
+        """Back to the start code (the sliders' z_0), for the current condition."""
+        self.path = self.code[None].clone()
+        self._draw()
+
+    def set_start(self, z: torch.Tensor) -> None:
+        """Start again from code z (latent_dim entries); the sliders follow."""
+        self._place(z)
+        self.reset()
+
+    def _refresh(self) -> None:  # a start slider moved
+        self.reset()
+
+    # -- the picture ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def _mode_map(self) -> np.ndarray | None:
+        """Which mode G gives on a grid of the (z0, z1) plane (other entries as the start)."""
+        if self.mode_fn is None:
+            return None
+        if self._map_for == self.condition.value and self._map is not None:
+            return self._map
+        axis = torch.linspace(-self.limit, self.limit, self.grid)
+        zz = self.code.repeat(self.grid * self.grid, 1)
+        gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+        zz[:, 0], zz[:, 1] = gx.reshape(-1), gy.reshape(-1)
+        h = self._h().expand(len(zz), -1)
+        outputs = self.generator(h, zz.to(self.device))
+        cond = self.conditions[self.condition.value : self.condition.value + 1]
+        modes = self.mode_fn(outputs, cond).reshape(self.grid, self.grid).cpu().numpy()
+        self._map, self._map_for = modes, self.condition.value
+        return modes
+
+    @torch.no_grad()
+    def _draw(self) -> None:
+        h = self._h()
+        self.output = self.generator(h, self.path[-1:].to(self.device))[0].detach().cpu()
+        fig = Figure(figsize=self.figsize, dpi=self.dpi)
+        canvas = FigureCanvasAgg(fig)
+        ax_z, ax_y = fig.subplots(1, 2)
+        modes = self._mode_map()
+        if modes is not None:
+            colours = np.array([[0.85, 0.85, 0.85], [0.62, 0.79, 0.95], [0.98, 0.75, 0.55]])
+            ax_z.imshow(
+                colours[modes + 1],
+                origin="lower",
+                extent=(-self.limit, self.limit, -self.limit, self.limit),
+                interpolation="nearest",
+            )
+        path = self.path.numpy()
+        ax_z.plot(path[:, 0], path[:, 1], "-o", color="k", ms=3, lw=1)
+        ax_z.plot(path[:1, 0], path[:1, 1], "s", color="C2", ms=7, label="z₀")
+        ax_z.plot(path[-1:, 0], path[-1:, 1], "*", color="C3", ms=12, label=f"z_{len(path) - 1}")
+        ax_z.set_xlim(-self.limit, self.limit)
+        ax_z.set_ylim(-self.limit, self.limit)
+        ax_z.set_xlabel("z[0]")
+        ax_z.set_ylabel("z[1]")
+        ax_z.legend(loc="upper right", fontsize=8)
+        title = "path of z" + (" (map: grey none" if modes is not None else "")
+        if modes is not None and self.mode_names:
+            title += ", blue " + self.mode_names[0]
+            if len(self.mode_names) > 1:
+                title += ", orange " + self.mode_names[1]
+        ax_z.set_title(title + (")" if modes is not None else ""), fontsize=9)
+        out = self.output
+        if out.ndim == 3:  # an image (C, H, W)
+            ax_y.imshow(out[0].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax_y.set_axis_off()
+        else:
+            ax_y.bar(np.arange(out.numel()), out.reshape(-1).numpy(), color="C0")
+            ax_y.axhline(0, color="k", lw=0.5)
+            ax_y.set_xlabel("entry of the output")
+        verdict = ""
+        if self.mode_fn is not None:
+            cond = self.conditions[self.condition.value : self.condition.value + 1]
+            mode = int(self.mode_fn(self.output[None].to(self.device), cond)[0])
+            names = self.mode_names or []
+            verdict = "no mode" if mode < 0 else (names[mode] if mode < len(names) else str(mode))
+        ax_y.set_title(f"G(H(x), z_{len(path) - 1})" + (f": {verdict}" if verdict else ""))
+        fig.tight_layout()
+        canvas.draw()
+        self.image = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float64) / 255.0
+        self.image_widget.value = png_bytes(self.image, scale=1)
+        steps = np.linalg.norm(np.diff(path, axis=0), axis=1) if len(path) > 1 else np.zeros(0)
+        last = f"{steps[-1]:.3f}" if len(steps) else "–"
+        self.caption.value = (
+            f"condition {self.condition.value}, {len(path) - 1} steps "
+            f"({'with' if self.correction.value else 'without'} the ρ correction); "
+            f"last step length {last}" + (f"; output: <b>{verdict}</b>" if verdict else "")
         )
         self.renders += 1
 

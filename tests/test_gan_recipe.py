@@ -303,3 +303,14 @@ def test_without_decay_the_learning_rate_stays():
     settings = GANSettings(steps=5, batch_size=32, lr_d=3e-4, decay=False)
     trainer = train_gan(ring_points(500), generator, discriminator, settings, progress=False)
     assert trainer.optimizers["d"].param_groups[0]["lr"] == 3e-4
+
+
+@pytest.mark.parametrize("betas", [(0.5, 1.0), (0.5,), [0.5, 0.9], (True, 0.9), (-0.1, 0.9)])
+def test_settings_refuse_betas_adam_cannot_use(betas):
+    with pytest.raises(ValueError, match=r"betas must be a pair \(beta1, beta2\) in \[0, 1\)"):
+        GANSettings(betas=betas)
+
+
+def test_settings_refuse_a_decay_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="decay must be True or False, got 1"):
+        GANSettings(decay=1)

@@ -36,3 +36,15 @@ def test_smoke_mode_shrinks_the_lecture_budget(monkeypatch):
     assert lecture_settings().epochs == 1.0
     monkeypatch.setenv("SMOKE_TEST", "0")
     assert lecture_settings(beta=4.0) == VAESettings(beta=4.0)
+
+
+def test_train_vae_trains_the_model_it_is_given_and_refuses_one_that_does_not_fit():
+    images = torch.rand(40, 1, 28, 28)
+    settings = VAESettings(latent_dim=3, hidden=(16,), epochs=1.0, batch_size=20)
+    mine = VAE(latent_dim=3, hidden=(16,))
+    before = mine.to_mu.weight.detach().clone()
+    model, trainer = train_vae(images, settings, progress=False, model=mine)
+    assert model is mine and trainer.models["vae"] is mine and trainer.step == 2
+    assert not torch.equal(before, mine.to_mu.weight)
+    with pytest.raises(ValueError, match=r"model has z in R\^4.*R\^3"):
+        train_vae(images, settings, progress=False, model=VAE(latent_dim=4, hidden=(16,)))

@@ -16,8 +16,6 @@ The test split is used once, at the end, to report the accuracy; nothing is tune
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from course_lib.data import BatchIterator, load_mnist  # noqa: E402
 from course_lib.device import describe_device, get_device, seed_everything  # noqa: E402
 from course_lib.models.classifier import MnistClassifier  # noqa: E402
+from course_lib.weights import update_manifest  # noqa: E402
 
 DEFAULT_OUT = ROOT / "course_lib" / "weights" / "mnist_classifier.pt"
 BATCH_SIZE = 128
@@ -59,19 +58,6 @@ def accuracy(model: MnistClassifier, images: torch.Tensor, labels: torch.Tensor)
         logits = model(images[start : start + 1000])
         correct += (logits.argmax(1) == labels[start : start + 1000]).sum().item()
     return correct / len(images)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def update_manifest(weights: Path, entry: dict) -> Path:
-    """Merge ``{weights.name: entry}`` into ``manifest.json`` beside the weights file."""
-    manifest = weights.parent / "manifest.json"
-    data = json.loads(manifest.read_text()) if manifest.exists() else {}
-    data[weights.name] = entry
-    manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return manifest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +123,6 @@ def main(argv: list[str] | None = None) -> None:
     manifest = update_manifest(
         out,
         {
-            "sha256": sha256(out),
             "test_accuracy": round(test_accuracy, 4),
             "trained_by": f"tools/train_classifier.py --epochs {args.epochs} --seed {args.seed}",
             "device": describe_device(device),

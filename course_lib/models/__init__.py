@@ -1,8 +1,9 @@
 """The course's networks, one module per family."""
 
-from . import dcgan
+from . import cgml, dcgan
 from .classifier import MnistClassifier
 from .gan import MLPDiscriminator, MLPGenerator
+from .gngan import ConvEncoder, MLPEncoder
 from .vae import VAE, reparameterize
 
 __all__ = [
@@ -10,6 +11,9 @@ __all__ = [
     "VAE",
     "reparameterize",
     "dcgan",
+    "cgml",
     "MLPGenerator",
     "MLPDiscriminator",
+    "MLPEncoder",
+    "ConvEncoder",
 ]

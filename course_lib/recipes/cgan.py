@@ -68,15 +68,8 @@ class ConditionalSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        betas = self.betas
-        if (
-            not isinstance(betas, tuple)
-            or len(betas) != 2
-            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
-        ):
-            raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}")
-        if not isinstance(self.decay, bool):
-            raise ValueError(f"decay must be True or False, got {self.decay!r}")
+        v.adam_betas(self.betas)
+        v.flag("decay", self.decay)
 
 
 # The lecture budget, per kind: the single place the notebook and the benchmarks read it.

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .. import _validate as v
 from ..config import budget
 from ..data import BatchIterator
 from ..device import autocast
@@ -74,6 +75,8 @@ class GANSettings:
         for name in ("lr_g", "lr_d", "clip", "gp_weight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        v.adam_betas(self.betas)
+        v.flag("decay", self.decay)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if not self.instance_noise >= 0:
@@ -249,6 +252,12 @@ def train_gan(
     )
 
 
+def log_every(steps: int) -> int:
+    """How often a run of ``steps`` steps reads its losses back: about 50 times, at most
+    every 100 steps (each read waits for the device)."""
+    return max(1, min(100, steps // 50))
+
+
 def fit_adversarial(
     make_step,
     generator: nn.Module,
@@ -260,35 +269,55 @@ def fit_adversarial(
     checkpoint_path: str | Path | None = None,
     progress: bool = True,
     desc: str = "",
+    encoder: nn.Module | None = None,
 ) -> Trainer:
-    """The training run shared by every GAN of the course (chapters 02, 04 and 05).
+    """The training run shared by every GAN of the course (chapters 02, 04, 05 and 06).
 
     Two Adam optimizers with ``settings.lr_g`` / ``lr_d`` and ``betas`` (fused on CUDA), an
     optional cosine decay of both to 0 over ``settings.steps``, and a
     :class:`~course_lib.Trainer` around ``make_step(opt_g, opt_d)`` fed by ``batches``; an
     existing ``checkpoint_path`` is resumed. Leaves both networks in eval mode.
+
+    With an ``encoder`` (GN-GAN, chapter 06) a third Adam at ``settings.lr_ae`` updates the
+    encoder and the generator together (the auto-encoder x -> G(E(x))); the step is then
+    built by ``make_step(opt_g, opt_d, opt_ae)``, and the encoder is checkpointed too.
     """
     fused = next(generator.parameters()).device.type == "cuda"
+    for net in (generator, discriminator, encoder):
+        if net is not None:
+            # Convolutions run faster on channels-last tensors (oneDNN on CPUs, tensor cores
+            # on GPUs); a no-op for MLPs. Same values, another layout in memory.
+            net.to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(
         generator.parameters(), lr=settings.lr_g, betas=settings.betas, fused=fused
     )
     opt_d = torch.optim.Adam(
         discriminator.parameters(), lr=settings.lr_d, betas=settings.betas, fused=fused
     )
+    models = {"generator": generator, "discriminator": discriminator}
+    optimizers = {"g": opt_g, "d": opt_d}
+    if encoder is not None:
+        models["encoder"] = encoder
+        optimizers["ae"] = torch.optim.Adam(
+            [*encoder.parameters(), *generator.parameters()],
+            lr=settings.lr_ae,
+            betas=settings.betas,
+            fused=fused,
+        )
     steps = settings.steps
     schedulers = {}
     if settings.decay:
         schedulers = {
-            "g": torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, T_max=steps),
-            "d": torch.optim.lr_scheduler.CosineAnnealingLR(opt_d, T_max=steps),
+            name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+            for name, opt in optimizers.items()
         }
     trainer = Trainer(
-        make_step(opt_g, opt_d),
-        models={"generator": generator, "discriminator": discriminator},
-        optimizers={"g": opt_g, "d": opt_d},
+        make_step(*optimizers.values()),
+        models=models,
+        optimizers=optimizers,
         schedulers=schedulers,
         batches=batches,
-        log_every=max(1, min(100, steps // 50)),
+        log_every=log_every(steps),
         snapshot_fn=snapshot_fn,
         snapshot_every=max(1, steps // snapshots) if snapshot_fn is not None else None,
         checkpoint_path=checkpoint_path,
@@ -298,6 +327,6 @@ def fit_adversarial(
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         trainer.load_checkpoint()
     trainer.fit(steps)
-    generator.eval()
-    discriminator.eval()
+    for net in models.values():
+        net.eval()
     return trainer

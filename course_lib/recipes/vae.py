@@ -71,12 +71,14 @@ def train_vae(
     checkpoint_path: str | Path | None = None,
     progress: bool = True,
     snapshot_codes: torch.Tensor | None = None,
+    model: VAE | None = None,
 ) -> tuple[VAE, Trainer]:
     """Train a VAE on ``train_images`` (N, 1, 28, 28) in [0, 1], on their device.
 
     Returns the model and its trainer (``trainer.history`` holds the curves; call
     ``trainer.fit(more_steps)`` to go on). With ``checkpoint_path`` an existing
-    checkpoint is resumed.
+    checkpoint is resumed. ``model``: a VAE to train (built from ``settings`` if not given),
+    e.g. one that :func:`course_lib.weights.load_or_train` may load instead.
     """
     if train_images.ndim != 4 or train_images.shape[1:] != (1, 28, 28):
         raise ValueError(
@@ -84,7 +86,13 @@ def train_vae(
         )
     device = train_images.device
     torch.manual_seed(seed)
-    model = VAE(settings.latent_dim, settings.hidden).to(device)
+    if model is None:
+        model = VAE(settings.latent_dim, settings.hidden).to(device)
+    elif model.latent_dim != settings.latent_dim or next(model.parameters()).device != device:
+        raise ValueError(
+            f"model has z in R^{model.latent_dim} on {next(model.parameters()).device}; the "
+            f"settings ask for R^{settings.latent_dim} and the images are on {device}"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=device.type == "cuda")
     steps = max(1, round(settings.epochs * len(train_images) / settings.batch_size))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
