@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from . import metrics
-from .data import BatchIterator, StrokeBatches, cgml_toy, load_mnist
+from .data import BatchIterator, StrokeBatches, cgml_toy, grid_mixture, load_mnist
 from .models import dcgan
+from .models.gan import MLPDiscriminator, MLPGenerator
+from .models.gngan import MLPEncoder
 from .models.vae import VAE
-from .recipes import cgan, cgml, gan, vae
+from .recipes import cgan, cgml, gan, gngan, vae
 
 __all__ = ["LectureModel", "LECTURE_MODELS", "MEASURE_SAMPLES"]
 
@@ -137,6 +139,43 @@ def _conditional_measure(models: Models, device: torch.device) -> dict[str, floa
     return {"conditional_accuracy": metrics.conditional_accuracy(samples, asked)}
 
 
+# --- 06: GN-GAN on the grid of 25 -----------------------------------------------------------
+
+
+def _gngan_build(device: torch.device) -> Models:
+    torch.manual_seed(0)
+    models = {
+        "generator": MLPGenerator(2, 2, 128, 3).to(device),
+        "discriminator": MLPDiscriminator(2, 128, 3).to(device),
+    }
+    models["encoder"] = MLPEncoder(2, 2, 128, 3).to(device)
+    return models
+
+
+def _gngan_train(models: Models, device: torch.device):
+    g = models["generator"]
+    real = grid_mixture().sample(100_000, generator=torch.Generator().manual_seed(0), device=device)
+    codes = torch.randn(1000, 2, generator=torch.Generator().manual_seed(1)).to(device)
+    return gngan.train_gngan(
+        real,
+        g,
+        models["discriminator"],
+        models["encoder"],
+        gngan.grid_settings(),
+        seed=0,
+        snapshot_fn=lambda: g(codes),
+        snapshots=10,
+    )
+
+
+def _gngan_measure(models: Models, device: torch.device) -> dict[str, float]:
+    grid = grid_mixture()
+    codes = torch.randn(2500, 2, generator=torch.Generator().manual_seed(2)).to(device)
+    with torch.no_grad():
+        stats = metrics.mode_statistics(models["generator"].eval()(codes), grid.centres, grid.std)
+    return {"modes_covered": float(stats.modes_covered), "high_quality": stats.high_quality}
+
+
 # --- 07: cGML on the toy and on stroke-MNIST -------------------------------------------------
 
 
@@ -217,6 +256,9 @@ LECTURE_MODELS: dict[str, LectureModel] = {
         _conditional_train("acgan"),
         _conditional_measure,
         lambda: cgan.lecture_settings("acgan"),
+    ),
+    "06_gngan_grid": LectureModel(
+        "06", _gngan_build, _gngan_train, _gngan_measure, gngan.grid_settings
     ),
     "07_cgml_toy": LectureModel(
         "07", _cgml_build("toy"), _cgml_train("toy"), _cgml_measure("toy"), cgml.toy_settings
