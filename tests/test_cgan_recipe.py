@@ -361,3 +361,17 @@ def test_the_acgan_check_rejects_the_swapped_and_the_non_saturating_losses():
         checks.check_acgan_losses(swapped)
     with pytest.raises(CheckFailed, match="non-saturating"):
         checks.check_acgan_losses(non_saturating)
+
+
+def test_train_conditional_says_which_network_is_not_with_the_images():
+    torch.manual_seed(0)
+    gen = dcgan.Generator(latent_dim=8, width=4, num_classes=10)
+    disc = dcgan.Discriminator(width=4, num_classes=10).to("meta")
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    labels = torch.arange(64) % 10
+    settings = ConditionalSettings(steps=1, batch_size=32)
+    with pytest.raises(ValueError, match="discriminator is on meta but the data is on cpu"):
+        train_conditional(images, labels, gen, disc, settings, progress=False)
+    with pytest.raises(ValueError, match=r"images holds 16 examples, fewer than one batch \(32\)"):
+        cpu_disc = dcgan.Discriminator(width=4, num_classes=10)
+        train_conditional(images[:16], labels[:16], gen, cpu_disc, settings, progress=False)

@@ -27,7 +27,7 @@ from ..data import BatchIterator
 from ..device import autocast
 from ..losses import acgan_class_loss, acgan_source_loss, discriminator_loss, generator_loss
 from ..training import Trainer
-from .gan import fit_adversarial
+from .gan import check_training_data, fit_adversarial
 
 __all__ = [
     "KINDS",
@@ -257,16 +257,11 @@ def train_conditional(
             f"labels must be in [0, {num_classes - 1}] (the networks have {num_classes} "
             f"classes), got values in [{labels.min().item()}, {labels.max().item()}]"
         )
-    if len(images) < settings.batch_size:
-        raise ValueError(
-            f"images holds {len(images)} examples, fewer than one batch ({settings.batch_size})"
-        )
-    device = images.device
+    nets = {"generator": generator, "discriminator": discriminator}
+    b = settings.batch_size
+    device = check_training_data("images", images, nets, b, f"batch ({b})")
     if labels.device != device:
         raise ValueError(f"labels are on {labels.device} but the images on {device}; use .to()")
-    for name, net in (("generator", generator), ("discriminator", discriminator)):
-        if next(net.parameters()).device != device:
-            raise ValueError(f"the {name} is not on {device}, where the images are; use .to()")
     return fit_adversarial(
         lambda opt_g, opt_d: make_conditional_step(
             generator, discriminator, opt_g, opt_d, settings.kind

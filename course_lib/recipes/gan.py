@@ -42,6 +42,8 @@ __all__ = [
     "make_gan_step",
     "train_gan",
     "fit_adversarial",
+    "check_training_data",
+    "log_every",
 ]
 
 LOSSES = ("gan", "saturating", "wgan-clip", "wgan-gp")
@@ -222,22 +224,14 @@ def train_gan(
     """
     if not isinstance(settings, GANSettings):
         raise ValueError(f"settings must be a GANSettings, got {type(settings).__name__}")
-    if not isinstance(real, torch.Tensor) or not real.is_floating_point() or real.ndim < 2:
-        raise ValueError("real must be a float tensor of examples, shape (N, ...)")
-    device = real.device
-    for name, net in (("generator", generator), ("discriminator", discriminator)):
-        net_device = next(net.parameters()).device
-        if net_device != device:
-            raise ValueError(
-                f"the {name} is on {net_device} but the data is on {device}; move both "
-                f"with .to(device)"
-            )
     need = settings.d_steps * settings.batch_size
-    if len(real) < need:
-        raise ValueError(
-            f"real holds {len(real)} examples, fewer than one step needs "
-            f"(d_steps * batch_size = {need})"
-        )
+    check_training_data(
+        "real",
+        real,
+        {"generator": generator, "discriminator": discriminator},
+        need,
+        f"step needs (d_steps * batch_size = {need})",
+    )
     return fit_adversarial(
         lambda opt_g, opt_d: make_gan_step(generator, discriminator, opt_g, opt_d, settings),
         generator,
@@ -250,6 +244,27 @@ def train_gan(
         progress=progress,
         desc=f"{settings.loss} (k={settings.d_steps})",
     )
+
+
+def check_training_data(
+    name: str, data: torch.Tensor, networks: dict[str, nn.Module], need: int, unit: str
+) -> torch.device:
+    """What every GAN run checks before it trains: ``data`` is a float tensor of examples
+    (N, ...) holding at least ``need`` of them (one ``unit``), and each network is on its
+    device, which is returned."""
+    if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim < 2:
+        raise ValueError(f"{name} must be a float tensor of examples, shape (N, ...)")
+    device = data.device
+    for net_name, net in networks.items():
+        net_device = next(net.parameters()).device
+        if net_device != device:
+            raise ValueError(
+                f"the {net_name} is on {net_device} but the data is on {device}; move both "
+                f"with .to(device)"
+            )
+    if len(data) < need:
+        raise ValueError(f"{name} holds {len(data)} examples, fewer than one {unit}")
+    return device
 
 
 def log_every(steps: int) -> int:

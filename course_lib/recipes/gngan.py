@@ -38,7 +38,7 @@ from ..losses import (
     neighbour_embedding,
 )
 from ..training import Trainer
-from .gan import fit_adversarial
+from .gan import check_training_data, fit_adversarial
 
 __all__ = [
     "SCORES",
@@ -266,24 +266,14 @@ def train_gngan(
     """
     if not isinstance(settings, GNGANSettings):
         raise ValueError(f"settings must be a GNGANSettings, got {type(settings).__name__}")
-    if not isinstance(real, torch.Tensor) or not real.is_floating_point() or real.ndim < 2:
-        raise ValueError("real must be a float tensor of examples, shape (N, ...)")
     _check_networks(generator, discriminator, encoder)
-    device = real.device
-    if next(generator.parameters()).device != device:
-        raise ValueError(
-            f"the networks are on {next(generator.parameters()).device} but the data is on "
-            f"{device}; move them with .to(device)"
-        )
+    nets = {"generator": generator, "discriminator": discriminator, "encoder": encoder}
+    check_training_data("real", real, nets, settings.batch_size, f"batch ({settings.batch_size})")
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
         raise ValueError(
             "the discriminator has BatchNorm, which mixes the samples of a batch: GN-GAN's "
             "gradient penalty and gradient matching need per-sample gradients; build it "
             "without (dcgan.Discriminator(batch_norm=False))"
-        )
-    if len(real) < settings.batch_size:
-        raise ValueError(
-            f"real holds {len(real)} examples, fewer than one batch ({settings.batch_size})"
         )
     return fit_adversarial(
         lambda opt_g, opt_d, opt_ae: make_gngan_step(
