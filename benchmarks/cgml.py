@@ -47,7 +47,6 @@ def toy(seed: int, changes: dict, device) -> None:
             cl.BatchIterator(x, y, batch_size=settings.batch_size, seed=seed),
             settings,
             seed=seed,
-            progress=False,
         )
     print(f"  seed {seed}: trained in {timer.seconds:.0f} s", flush=True)
     steps = settings.inference_steps
@@ -87,7 +86,6 @@ def stroke(seed: int, changes: dict, device, regression_steps: int) -> None:
             StrokeBatches(train.images, settings.batch_size, 0.3, seed=seed),
             settings,
             seed=seed,
-            progress=False,
         )
     print(f"  seed {seed}: cGML trained in {timer.seconds:.0f} s", flush=True)
     for correction in (True, False):
@@ -113,7 +111,6 @@ def stroke(seed: int, changes: dict, device, regression_steps: int) -> None:
                 StrokeBatches(train.images, settings.batch_size, 0.3, seed=seed),
                 regression_steps,
                 loss,
-                progress=False,
             )
         r = recipe.evaluate_regression(model, test.images)
         print(

@@ -43,7 +43,6 @@ def run(mixture_name: str, loss: str, seed: int, changes: dict, network: dict, d
             discriminator.to(device),
             settings,
             seed=seed,
-            progress=False,
         )
     samples = generator.sample(2500, generator=torch.Generator().manual_seed(10_000 + seed))
     stats = mode_statistics(samples, mixture.centres, mixture.std)

@@ -50,7 +50,7 @@ def run(model: str, seed: int, pairs: list[str], train, device, classifier, test
             settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
             generator = dcgan.Generator().to(device)
             critic = dcgan.Discriminator(batch_norm=not settings.wasserstein).to(device)
-            recipe.train_gan(real, generator, critic, settings, seed=seed, progress=False)
+            recipe.train_gan(real, generator, critic, settings, seed=seed)
         else:
             changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
             settings = conditional.lecture_settings(model, **changes)
@@ -58,7 +58,7 @@ def run(model: str, seed: int, pairs: list[str], train, device, classifier, test
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
             critic = dcgan.Discriminator(**heads).to(device)
             conditional.train_conditional(
-                real, train.labels, generator, critic, settings, seed=seed, progress=False
+                real, train.labels, generator, critic, settings, seed=seed
             )
     asked = torch.arange(10_000) % 10 if generator.num_classes else None
     samples = draw(generator, 10_000, 10_000 + seed, asked)

@@ -58,13 +58,11 @@ def run_grid(model: str, seed: int, gan_changes, gn_changes, network, device):
     with cl.Timer() as timer:
         if model == "gan":
             settings = gan_recipe.mixture_settings("gan", **gan_changes)
-            gan_recipe.train_gan(real, generator, discriminator, settings, seed, progress=False)
+            gan_recipe.train_gan(real, generator, discriminator, settings, seed)
         else:
             settings = gngan.grid_settings(**gn_changes)
             encoder = MLPEncoder(2, latent, width, depth).to(device)
-            gngan.train_gngan(
-                real, generator, discriminator, encoder, settings, seed, progress=False
-            )
+            gngan.train_gngan(real, generator, discriminator, encoder, settings, seed)
     samples = generator.sample(2500, generator=torch.Generator().manual_seed(10_000 + seed))
     stats = metrics.mode_statistics(samples, mixture.centres, mixture.std)
     row = {
@@ -92,13 +90,11 @@ def run_mnist(model: str, seed: int, gan_changes, gn_changes, data, device):
     with cl.Timer() as timer:
         if model == "gan":
             settings = gan_recipe.mnist_settings("gan", **gan_changes)
-            gan_recipe.train_gan(real, generator, discriminator, settings, seed, progress=False)
+            gan_recipe.train_gan(real, generator, discriminator, settings, seed)
         else:
             settings = gngan.mnist_settings(**gn_changes)
             encoder = ConvEncoder(latent_dim=generator.latent_dim).to(device)
-            gngan.train_gngan(
-                real, generator, discriminator, encoder, settings, seed, progress=False
-            )
+            gngan.train_gngan(real, generator, discriminator, encoder, settings, seed)
     samples = draw(generator, 10_000, 10_000 + seed)
     mu, cov = metrics.feature_statistics(samples, classifier)
     row = {

@@ -720,7 +720,7 @@ def train_regression(
         optimizers={"opt": opt},
         schedulers={"opt": sched},
         batches=batches,
-        log_every=max(1, min(100, steps // 50)),
+        log_every=log_every(steps),
         progress=progress,
         desc=f"regression ({loss})",
     )
