@@ -276,7 +276,12 @@ def load_or_train(
         trained += f" on {r['device']}"
     if "seconds" in r:
         trained += f" in {r['seconds']:.0f} s"
-    where = "no GPU here" if chosen == "auto" else "asked to"
+    if chosen == "load":
+        where = "asked to"
+    elif device.type == "cpu":
+        where = "no GPU here"
+    else:  # "auto" on another accelerator (Apple MPS, ...): the lecture trains on CUDA only
+        where = f"auto trains on a CUDA GPU only; this is {device.type}"
     print(
         f"{name}: loaded the shipped weights ({where}; {trained}; sha256 checked). "
         "mode='train' trains them here."

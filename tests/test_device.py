@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from course_lib import autocast, budget, get_device, seed_everything, smoke_test
+from course_lib import (
+    autocast,
+    budget,
+    describe_device,
+    get_device,
+    seed_everything,
+    smoke_test,
+)
 
 
 def test_course_device_overrides(monkeypatch):
@@ -41,3 +48,14 @@ def test_smoke_budget_switch(monkeypatch):
     assert not smoke_test() and budget(1000, 5) == 1000
     monkeypatch.delenv("SMOKE_TEST")
     assert budget(1000, 5) == 1000
+
+
+def test_the_cpu_is_described_with_its_thread_count():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe_device(torch.device("cpu")) == "CPU (1 thread)"
+        torch.set_num_threads(2)
+        assert describe_device(torch.device("cpu")) == "CPU (2 threads)"
+    finally:
+        torch.set_num_threads(threads)

@@ -103,6 +103,13 @@ def test_load_or_train_follows_the_mode(shipped, tmp_path, monkeypatch, capsys):
     assert isinstance(loaded, weights.LoadedRun) and calls == [1]
     out = capsys.readouterr().out
     assert "loaded the shipped weights (no GPU here" in out and "in 2 s" in out
+    weights.load_or_train("tiny", {"net": net}, train, "load", tmp_path)
+    assert "loaded the shipped weights (asked to;" in capsys.readouterr().out
+    # "auto" on an accelerator that is not CUDA (Apple MPS) loads too, and says why
+    monkeypatch.setattr(weights, "_device_of", lambda models: torch.device("mps"))
+    weights.load_or_train("tiny", {"net": net}, train, "auto", tmp_path)
+    assert "auto trains on a CUDA GPU only; this is mps" in capsys.readouterr().out
+    assert calls == [1]
     monkeypatch.setenv("COURSE_WEIGHTS", "train")
     assert weights.load_or_train("tiny", {"net": net}, train, directory=tmp_path) == "trained"
     monkeypatch.setenv("COURSE_WEIGHTS", "fast")
