@@ -136,7 +136,10 @@ _TOY = CGMLSettings(
     lr_z=3e-3,
     lipschitz_weight=1e-3,
     lipschitz_noise=0.01,
-    inference_steps=16,
+    # Z's steps at inference (free: no retraining). On the shipped model, 1,000 x 8 starts:
+    # 16 steps leave 2% of the outputs, at small x where the modes are close, short of a
+    # mode (97.8% on one); 64 steps reach 99.7%.
+    inference_steps=64,
     z_updates="once",  # the same pairs as "each", ~6 times faster on a CPU
 )
 _STROKE = CGMLSettings(
