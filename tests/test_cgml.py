@@ -159,6 +159,19 @@ def test_stroke_targets_have_the_right_share_and_fresh_draws():
     assert not torch.equal(first[0], first[1])  # the same digits, drawn again
 
 
+def test_the_l1_to_the_nearer_mode_by_hand_on_clipped_outputs():
+    digits = torch.zeros(5, 1, 28, 28)
+    outputs = torch.zeros(5, 1, 28, 28)
+    outputs[1] = add_stroke(digits[1:2])[0]  # exactly the stroked mode
+    outputs[2] = 0.5  # 0.5 from both modes at every pixel
+    outputs[3] = -1.0  # below the pixel range: shown (and measured) as black, the plain mode
+    outputs[4][stroke_mask()] = 2.0  # a stroke brighter than white: shown as the stroke
+    outputs[4][~stroke_mask()] = 0.25  # ... on a grey background
+    got = cgml.nearest_mode_l1(outputs, digits)
+    want = torch.tensor([0.0, 0.0, 0.5, 0.0, 0.25 * (784 - 40) / 784])
+    torch.testing.assert_close(got, want)
+
+
 # --- training ----------------------------------------------------------------------------
 
 

@@ -737,7 +737,11 @@ def train_regression(
 
 def nearest_mode_l1(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """(B,): the mean |output - mode| to the nearer of the two true modes of each input, the
-    digit itself and the digit with the stroke."""
+    digit itself and the digit with the stroke.
+
+    The outputs are measured as the images they are shown as: clipped to the pixel range
+    [0, 1] first (a linear output layer overshoots on both sides; the same for every model)."""
+    outputs = outputs.clamp(0, 1)
     plain = per_example_l1(outputs, inputs)
     stroked = per_example_l1(outputs, add_stroke(inputs))
     return torch.minimum(plain, stroked)
