@@ -3,6 +3,7 @@
     python benchmarks/gan_mnist.py                         # DCGAN, WGAN-GP, cGAN, AC-GAN, seed 0
     python benchmarks/gan_mnist.py --model gan wgan-gp --seeds 0 1 2 3 4
     python benchmarks/gan_mnist.py --model cgan --set steps=6000
+    python benchmarks/gan_mnist.py --model gan --set steps=15000 --during 5   # how it grows
 
 It trains what the notebooks train: course_lib.models.dcgan with
 course_lib.recipes.gan.mnist_settings ("gan": DCGAN; "wgan-gp": the same generator against a
@@ -12,6 +13,9 @@ with the course's classifier (course_lib.metrics): the classifier score (real te
 9.75), FID against the 10,000 test digits (real train vs test: 3.1), the smallest digit share
 of the class histogram, and for conditional models the share labelled as the digit asked.
 Goals (issue #3): score >= 9.0 with every digit >= 5%; conditional accuracy >= 97%.
+``--during K`` also measures the samples drawn at K - 1 evenly spaced steps of the same run
+(with the learning-rate decay of the whole run, so not what a shorter run would reach); the
+train time then includes drawing them.
 """
 
 from __future__ import annotations
@@ -42,36 +46,63 @@ def draw(generator, n: int, seed: int, labels: torch.Tensor | None = None) -> to
     return torch.cat(out)
 
 
-def run(model: str, seed: int, pairs: list[str], train, device, classifier, test_stats):
-    cl.seed_everything(seed)
-    real = train.images * 2 - 1
-    with cl.Timer() as timer:
-        if model in recipe.LOSSES:
-            settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
-            generator = dcgan.Generator().to(device)
-            critic = dcgan.Discriminator(batch_norm=not settings.wasserstein).to(device)
-            recipe.train_gan(real, generator, critic, settings, seed=seed)
-        else:
-            changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
-            settings = conditional.lecture_settings(model, **changes)
-            generator = dcgan.Generator(num_classes=10).to(device)
-            heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
-            critic = dcgan.Discriminator(**heads).to(device)
-            conditional.train_conditional(
-                real, train.labels, generator, critic, settings, seed=seed
-            )
-    asked = torch.arange(10_000) % 10 if generator.num_classes else None
-    samples = draw(generator, 10_000, 10_000 + seed, asked)
+def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, float]:
+    """The metrics of 10,000 samples in [0, 1] (``asked``: the digits asked, or None)."""
     mu, cov = metrics.feature_statistics(samples, classifier)
     result = {
         "score": metrics.classifier_score(samples, classifier),
         "fid": metrics.frechet_distance(mu, cov, *test_stats),
         "min_share": metrics.class_histogram(samples, classifier).min().item(),
-        "seconds": timer.seconds,
     }
     if asked is not None:
         result["accuracy"] = metrics.conditional_accuracy(samples, asked, classifier)
-    return settings, result
+    return result
+
+
+def run(model, seed, pairs, during, train, device, classifier, test_stats):
+    """Train ``model`` with ``seed``; its settings, the final metrics and, with ``during`` = K
+    > 1, [(step, metrics)] for the samples drawn at K - 1 evenly spaced steps of the run."""
+    cl.seed_everything(seed)
+    real = train.images * 2 - 1
+    conditional_model = model not in recipe.LOSSES
+    asked = torch.arange(10_000) % 10 if conditional_model else None
+    holder = {}
+
+    def snapshot():  # the Trainer calls it with the networks in eval mode
+        return draw(holder["generator"], 10_000, 10_000 + seed, asked)
+
+    during_kw = {"snapshot_fn": snapshot, "snapshots": during} if during > 1 else {}
+    with cl.Timer() as timer:
+        if not conditional_model:
+            settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
+            generator = holder["generator"] = dcgan.Generator().to(device)
+            critic = dcgan.Discriminator(batch_norm=not settings.wasserstein).to(device)
+            trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during_kw)
+        else:
+            changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
+            settings = conditional.lecture_settings(model, **changes)
+            generator = holder["generator"] = dcgan.Generator(num_classes=10).to(device)
+            heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
+            critic = dcgan.Discriminator(**heads).to(device)
+            trainer = conditional.train_conditional(
+                real, train.labels, generator, critic, settings, seed=seed, **during_kw
+            )
+    result = measure(draw(generator, 10_000, 10_000 + seed, asked), asked, classifier, test_stats)
+    result["seconds"] = timer.seconds
+    along = [
+        (step, measure(samples, asked, classifier, test_stats))
+        for step, samples in trainer.history.snapshots
+        if step < settings.steps
+    ]
+    return settings, result, along
+
+
+def describe(r: dict[str, float]) -> str:
+    extra = f", labelled as asked {100 * r['accuracy']:.1f}%" if "accuracy" in r else ""
+    return (
+        f"classifier score {r['score']:.2f}, FID {r['fid']:.1f}, rarest digit "
+        f"{100 * r['min_share']:.1f}%{extra}"
+    )
 
 
 def main() -> None:
@@ -79,7 +110,12 @@ def main() -> None:
     parser.add_argument("--model", choices=MODELS, nargs="+", default=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--during", type=int, default=1, metavar="K", help="measure K times along each run"
+    )
     args = parser.parse_args()
+    if args.during < 1:
+        parser.error(f"--during must be at least 1, got {args.during}")
     device = cl.get_device()
     train = cl.load_mnist("train", device)
     test = cl.load_mnist("test", device)
@@ -89,17 +125,15 @@ def main() -> None:
     for model in args.model:
         rows = []
         for seed in args.seeds:
-            settings, r = run(model, seed, args.set, train, device, classifier, test_stats)
+            settings, r, along = run(
+                model, seed, args.set, args.during, train, device, classifier, test_stats
+            )
             if not rows:
                 print(f"\n{model}: {settings}", flush=True)
             rows.append(r)
-            extra = f", labelled as asked {100 * r['accuracy']:.1f}%" if "accuracy" in r else ""
-            print(
-                f"  seed {seed}: classifier score {r['score']:.2f}, FID {r['fid']:.1f}, "
-                f"rarest digit {100 * r['min_share']:.1f}%{extra}, trained in "
-                f"{r['seconds']:.0f} s",
-                flush=True,
-            )
+            for step, m in along:
+                print(f"  seed {seed}, step {step:,} of {settings.steps:,}: {describe(m)}")
+            print(f"  seed {seed}: {describe(r)}, trained in {r['seconds']:.0f} s", flush=True)
         if len(rows) > 1:
             parts = []
             for key, scale, fmt in (
