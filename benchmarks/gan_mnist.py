@@ -3,7 +3,8 @@
     python benchmarks/gan_mnist.py                         # DCGAN, WGAN-GP, cGAN, AC-GAN, seed 0
     python benchmarks/gan_mnist.py --model gan wgan-gp --seeds 0 1 2 3 4
     python benchmarks/gan_mnist.py --model cgan --set steps=6000
-    python benchmarks/gan_mnist.py --model gan --set steps=15000 --during 5   # how it grows
+    python benchmarks/gan_mnist.py --model gan --set steps=12000 --during 4   # how it grows
+    python benchmarks/gan_mnist.py --model gan --d-width 64                  # a wider D
 
 It trains what the notebooks train: course_lib.models.dcgan with
 course_lib.recipes.gan.mnist_settings ("gan": DCGAN; "wgan-gp": the same generator against a
@@ -59,31 +60,30 @@ def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, f
     return result
 
 
-def run(model, seed, pairs, during, train, device, classifier, test_stats):
+def run(model, seed, pairs, during, d_width, train, device, classifier, test_stats):
     """Train ``model`` with ``seed``; its settings, the final metrics and, with ``during`` = K
     > 1, [(step, metrics)] for the samples drawn at K - 1 evenly spaced steps of the run."""
     cl.seed_everything(seed)
     real = train.images * 2 - 1
     conditional_model = model not in recipe.LOSSES
     asked = torch.arange(10_000) % 10 if conditional_model else None
-    holder = {}
+    generator = dcgan.Generator(num_classes=10 if conditional_model else None).to(device)
 
     def snapshot():  # the Trainer calls it with the networks in eval mode
-        return draw(holder["generator"], 10_000, 10_000 + seed, asked)
+        return draw(generator, 10_000, 10_000 + seed, asked)
 
+    wide = {} if d_width is None else {"width": d_width}  # else the lecture's D
     during_kw = {"snapshot_fn": snapshot, "snapshots": during} if during > 1 else {}
     with cl.Timer() as timer:
         if not conditional_model:
             settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
-            generator = holder["generator"] = dcgan.Generator().to(device)
-            critic = dcgan.Discriminator(batch_norm=not settings.wasserstein).to(device)
+            critic = dcgan.Discriminator(**wide, batch_norm=not settings.wasserstein).to(device)
             trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during_kw)
         else:
             changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
             settings = conditional.lecture_settings(model, **changes)
-            generator = holder["generator"] = dcgan.Generator(num_classes=10).to(device)
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
-            critic = dcgan.Discriminator(**heads).to(device)
+            critic = dcgan.Discriminator(**wide, **heads).to(device)
             trainer = conditional.train_conditional(
                 real, train.labels, generator, critic, settings, seed=seed, **during_kw
             )
@@ -113,7 +113,12 @@ def main() -> None:
     parser.add_argument(
         "--during", type=int, default=1, metavar="K", help="measure K times along each run"
     )
+    parser.add_argument(
+        "--d-width", type=int, default=None, metavar="W", help="D's width (default: the lecture's)"
+    )
     args = parser.parse_args()
+    if args.d_width is not None and args.d_width < 1:
+        parser.error(f"--d-width must be at least 1, got {args.d_width}")
     if args.during < 1:
         parser.error(f"--during must be at least 1, got {args.during}")
     device = cl.get_device()
@@ -126,7 +131,15 @@ def main() -> None:
         rows = []
         for seed in args.seeds:
             settings, r, along = run(
-                model, seed, args.set, args.during, train, device, classifier, test_stats
+                model,
+                seed,
+                args.set,
+                args.during,
+                args.d_width,
+                train,
+                device,
+                classifier,
+                test_stats,
             )
             if not rows:
                 print(f"\n{model}: {settings}", flush=True)
