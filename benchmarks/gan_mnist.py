@@ -60,9 +60,10 @@ def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, f
     return result
 
 
-def run(model, seed, pairs, during, d_width, train, device, classifier, test_stats):
-    """Train ``model`` with ``seed``; its settings, the final metrics and, with ``during`` = K
-    > 1, [(step, metrics)] for the samples drawn at K - 1 evenly spaced steps of the run."""
+def run(model, seed, args, train, device, classifier, test_stats):
+    """Train ``model`` with ``seed`` and the command line's ``args``; its settings, the final
+    metrics and, with ``--during K`` > 1, [(step, metrics)] for the samples drawn at K - 1
+    evenly spaced steps of the run."""
     cl.seed_everything(seed)
     real = train.images * 2 - 1
     conditional_model = model not in recipe.LOSSES
@@ -72,20 +73,22 @@ def run(model, seed, pairs, during, d_width, train, device, classifier, test_sta
     def snapshot():  # the Trainer calls it with the networks in eval mode
         return draw(generator, 10_000, 10_000 + seed, asked)
 
-    wide = {} if d_width is None else {"width": d_width}  # else the lecture's D
-    during_kw = {"snapshot_fn": snapshot, "snapshots": during} if during > 1 else {}
+    wide = {} if args.d_width is None else {"width": args.d_width}  # else the lecture's D
+    during = {"snapshot_fn": snapshot, "snapshots": args.during} if args.during > 1 else {}
     with cl.Timer() as timer:
         if not conditional_model:
-            settings = recipe.mnist_settings(model, **parse_changes(pairs, recipe.GANSettings)[0])
+            settings = recipe.mnist_settings(
+                model, **parse_changes(args.set, recipe.GANSettings)[0]
+            )
             critic = dcgan.Discriminator(**wide, batch_norm=not settings.wasserstein).to(device)
-            trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during_kw)
+            trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
-            changes = parse_changes(pairs, conditional.ConditionalSettings)[0]
+            changes = parse_changes(args.set, conditional.ConditionalSettings)[0]
             settings = conditional.lecture_settings(model, **changes)
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
             critic = dcgan.Discriminator(**wide, **heads).to(device)
             trainer = conditional.train_conditional(
-                real, train.labels, generator, critic, settings, seed=seed, **during_kw
+                real, train.labels, generator, critic, settings, seed=seed, **during
             )
     result = measure(draw(generator, 10_000, 10_000 + seed, asked), asked, classifier, test_stats)
     result["seconds"] = timer.seconds
@@ -130,17 +133,7 @@ def main() -> None:
     for model in args.model:
         rows = []
         for seed in args.seeds:
-            settings, r, along = run(
-                model,
-                seed,
-                args.set,
-                args.during,
-                args.d_width,
-                train,
-                device,
-                classifier,
-                test_stats,
-            )
+            settings, r, along = run(model, seed, args, train, device, classifier, test_stats)
             if not rows:
                 print(f"\n{model}: {settings}", flush=True)
             rows.append(r)
