@@ -3,6 +3,7 @@
     python benchmarks/gan_mixtures.py                          # every loss, both mixtures, 5 seeds
     python benchmarks/gan_mixtures.py --mixture grid --loss wgan-gp --seeds 0 1
     python benchmarks/gan_mixtures.py --loss gan --set steps=30000 latent_dim=8
+    python benchmarks/gan_mixtures.py --mixture grid --loss gan --set r1_gamma=1   # with R1
 
 It trains what notebooks/02_gan.ipynb and notebooks/04_wgan.ipynb train: the MLPs of
 course_lib.models.gan with course_lib.recipes.gan.mixture_settings, on 100,000 points of

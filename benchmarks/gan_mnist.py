@@ -80,7 +80,9 @@ def run(model, seed, args, train, device, classifier, test_stats):
             settings = recipe.mnist_settings(
                 model, **parse_changes(args.set, recipe.GANSettings)[0]
             )
-            critic = dcgan.Discriminator(**wide, batch_norm=not settings.wasserstein).to(device)
+            # A per-example gradient penalty (WGAN-GP, R1) wants a D without BatchNorm.
+            batch_norm = not settings.wasserstein and settings.r1_gamma == 0
+            critic = dcgan.Discriminator(**wide, batch_norm=batch_norm).to(device)
             trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
             changes = parse_changes(args.set, conditional.ConditionalSettings)[0]

@@ -27,6 +27,7 @@ __all__ = [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
     "gradient_penalty",
+    "r1_penalty",
     "acgan_source_loss",
     "acgan_class_loss",
     "acgan_losses",
@@ -191,6 +192,25 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)  # (B,), over all dimensions of each sample
     return (norms - 1).pow(2).mean()
+
+
+def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor):
+    """E_x ||grad_x D(x)||^2 on real examples, D's logit (Mescheder et al. 2018, eq. 9), without
+    the weight gamma / 2.
+
+    The R1 regulariser: it pushes D's logit to be flat on the data, which makes GAN training
+    converge where the plain game circles around its equilibrium. The norm is per example over
+    all its dimensions; the graph is kept so the penalty trains D. real: (B, ...).
+    """
+    if not callable(discriminator):
+        raise ValueError(
+            f"discriminator must be a callable network, got {type(discriminator).__name__}"
+        )
+    v.tensor("real", real, min_ndim=2, floating=True)
+    x = real.detach().requires_grad_(True)
+    logits = _logits("discriminator(real)", discriminator(x))
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
 # --- chapter 05: AC-GAN (Odena et al. 2017) ----------------------------------------------

@@ -121,6 +121,40 @@ def test_gradient_penalty_rejects_mismatched_shapes():
         losses.gradient_penalty(lambda x: x.sum(1), torch.randn(3, 2), torch.randn(4, 2))
 
 
+def test_r1_penalty_on_a_hand_computed_discriminator():
+    # D(x) = x1^2 + 3 x2: grad = (2 x1, 3); at (1, 2) |grad|^2 = 4 + 9, at (0, 5) 0 + 9
+    def discriminator(x):
+        return x[:, 0] ** 2 + 3 * x[:, 1]
+
+    real = torch.tensor([[1.0, 2.0], [0.0, 5.0]])
+    assert losses.r1_penalty(discriminator, real).item() == pytest.approx(11.0)
+
+
+def test_r1_penalty_sums_over_all_dimensions_of_an_example():
+    w = torch.full((1, 2, 3, 3), 0.5)  # grad = w everywhere: |grad|^2 = 18 * 0.25
+
+    def discriminator(x):
+        return (x * w).flatten(1).sum(1)
+
+    assert losses.r1_penalty(discriminator, torch.randn(4, 2, 3, 3)).item() == pytest.approx(4.5)
+
+
+def test_r1_penalty_reaches_the_discriminator_and_not_the_data():
+    disc = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    real = torch.randn(5, 2, requires_grad=True)
+    losses.r1_penalty(disc, real).backward()
+    for p in (disc[0].weight, disc[0].bias, disc[2].weight):  # the last bias has no say
+        assert p.grad is not None and p.grad.abs().sum() > 0
+    assert real.grad is None  # a penalty on D, computed at detached real examples
+
+
+def test_r1_penalty_rejects_what_is_not_a_network_or_a_batch():
+    with pytest.raises(ValueError, match="discriminator"):
+        losses.r1_penalty("D", torch.randn(3, 2))
+    with pytest.raises(ValueError, match="real"):
+        losses.r1_penalty(lambda x: x.sum(1), torch.randn(3))
+
+
 def test_acgan_losses_signs_and_values():
     real_s, fake_s = torch.tensor([1.0, -0.5]), torch.tensor([0.2, -2.0])
     real_c = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

@@ -94,6 +94,7 @@ def ring_points(n: int, seed: int = 0) -> torch.Tensor:
         ("label_smoothing", 1.0),
         ("label_smoothing", -0.1),
         ("instance_noise", -0.5),
+        ("r1_gamma", -1.0),
     ],
 )
 def test_settings_reject_bad_values_naming_the_field(field, value):
@@ -175,6 +176,27 @@ def test_gradient_penalty_adds_exactly_its_weight_times_the_penalty(gp_weight):
         gp_weight * penalty.item(), rel=1e-5
     )
     assert logs["wasserstein"].item() != pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.2])
+def test_r1_adds_exactly_gamma_over_two_times_the_squared_gradient_on_real_data(gamma):
+    w = torch.tensor([1.5, -2.0])  # a linear D: grad_x D = w, |w|^2 = 6.25 at every x
+    losses_d = []
+    for r1_gamma in (0.0, gamma):
+        torch.manual_seed(3)  # the same codes for both runs; R1 itself draws nothing
+        critic = LinearCritic(w, 0.3)
+        generator = MLPGenerator(2, 2, 16, 2)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=1e-3)
+        settings = GANSettings(batch_size=16, r1_gamma=r1_gamma)
+        step = make_gan_step(generator, critic, opt_g, opt_d, settings)
+        losses_d.append(step(torch.randn(16, 2, generator=torch.Generator().manual_seed(0)))["d"])
+    assert (losses_d[1] - losses_d[0]).item() == pytest.approx(gamma / 2 * 6.25, rel=1e-5)
+
+
+def test_r1_is_refused_for_a_wasserstein_critic():
+    with pytest.raises(ValueError, match="r1_gamma is for the GAN losses"):
+        GANSettings(loss="wgan-gp", r1_gamma=1.0)
 
 
 def test_the_generator_gradient_follows_the_closed_form_for_a_fixed_discriminator():

@@ -29,6 +29,7 @@ from ..losses import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    r1_penalty,
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
@@ -66,6 +67,7 @@ class GANSettings:
     clip: float = 0.01  # weight clipping bound c ("wgan-clip")
     gp_weight: float = 10.0  # lambda ("wgan-gp")
     pack: int = 1  # PacGAN: D judges ``pack`` samples at once, concatenated (Lin et al. 2018)
+    r1_gamma: float = 0.0  # R1: D's loss + gamma / 2 * E||grad D(x)||^2 (Mescheder et al. 2018)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -81,6 +83,10 @@ class GANSettings:
         v.flag("decay", self.decay)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not self.r1_gamma >= 0:
+            raise ValueError(f"r1_gamma must be >= 0, got {self.r1_gamma!r}")
+        if self.r1_gamma > 0 and self.wasserstein:
+            raise ValueError("r1_gamma is for the GAN losses; a WGAN critic has its own constraint")
         if not self.instance_noise >= 0:
             raise ValueError(f"instance_noise must be >= 0, got {self.instance_noise!r}")
         if self.batch_size % self.pack:
@@ -182,6 +188,8 @@ def make_gan_step(
                 logs["wasserstein"] = -critic.detach()
             else:
                 d_loss = discriminator_loss(real_out, fake_out, s.label_smoothing)
+                if s.r1_gamma > 0:
+                    d_loss = d_loss + s.r1_gamma / 2 * r1_penalty(discriminator, judged(x))
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
