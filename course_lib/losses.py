@@ -194,9 +194,11 @@ def gradient_penalty(
     return (norms - 1).pow(2).mean()
 
 
-def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor):
-    """E_x ||grad_x D(x)||^2 on real examples, D's logit (Mescheder et al. 2018, eq. 9), without
-    the weight gamma / 2.
+def r1_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor
+) -> torch.Tensor:
+    """E_x ||grad_x D(x)||^2 at real examples, D being its logit, without the weight gamma / 2
+    (R1, the zero-centred "simplified gradient penalty" of Mescheder, Geiger and Nowozin 2018).
 
     The R1 regulariser: it pushes D's logit to be flat on the data, which makes GAN training
     converge where the plain game circles around its equilibrium. The norm is per example over
@@ -207,6 +209,8 @@ def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torc
             f"discriminator must be a callable network, got {type(discriminator).__name__}"
         )
     v.tensor("real", real, min_ndim=2, floating=True)
+    # D's own forward pass at the real examples, in the caller's precision (outside autocast,
+    # as gradient_penalty), so that the input gradient exists and trains D.
     x = real.detach().requires_grad_(True)
     logits = _logits("discriminator(real)", discriminator(x))
     (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
