@@ -210,10 +210,8 @@ def r1_penalty(
         )
     v.tensor("real", real, min_ndim=2, floating=True)
     # D's own forward pass at the real examples, in the caller's precision (outside autocast,
-    # as gradient_penalty), so that the input gradient exists and trains D.
-    x = real.detach().requires_grad_(True)
-    logits = _logits("discriminator(real)", discriminator(x))
-    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    # as gradient_penalty), so that the input gradient exists; its graph is kept to train D.
+    _, grad, _ = _scores_and_gradients(discriminator, real.detach(), keep_graph=True)
     return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
