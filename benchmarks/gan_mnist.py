@@ -5,6 +5,7 @@
     python benchmarks/gan_mnist.py --model cgan --set steps=6000
     python benchmarks/gan_mnist.py --model gan --set steps=12000 --during 4   # how it grows
     python benchmarks/gan_mnist.py --model gan --d-width 64                  # a wider D
+    python benchmarks/gan_mnist.py --shipped     # measure the shipped weights, no training
 
 It trains what the notebooks train: course_lib.models.dcgan with
 course_lib.recipes.gan.mnist_settings ("gan": DCGAN; "wgan-gp": the same generator against a
@@ -14,6 +15,8 @@ with the course's classifier (course_lib.metrics): the classifier score (real te
 9.75), FID against the 10,000 test digits (real train vs test: 3.1), the smallest digit share
 of the class histogram, and for conditional models the share labelled as the digit asked.
 Goals (issue #3): score >= 9.0 with every digit >= 5%; conditional accuracy >= 97%.
+``--shipped`` measures the weights in course_lib/weights (what the notebooks load where they do
+not train) with the same protocol, instead of training.
 ``--during K`` also measures the samples drawn at K - 1 evenly spaced steps of the same run
 (with the learning-rate decay of the whole run, so not what a shorter run would reach); the
 train time then includes drawing them.
@@ -28,12 +31,14 @@ import torch
 from settings_cli import parse_changes
 
 import course_lib as cl
-from course_lib import metrics
+from course_lib import metrics, weights
+from course_lib.lecture_models import LECTURE_MODELS
 from course_lib.models import dcgan
 from course_lib.recipes import cgan as conditional
 from course_lib.recipes import gan as recipe
 
 MODELS = ("gan", "wgan-gp", "cgan", "acgan")
+SHIPPED = {"gan": "02_dcgan", "wgan-gp": "04_wgan_gp", "cgan": "05_cgan", "acgan": "05_acgan"}
 
 
 @torch.no_grad()
@@ -102,6 +107,17 @@ def run(model, seed, args, train, device, classifier, test_stats):
     return settings, result, along
 
 
+def measure_shipped(model, device, classifier, test_stats):
+    """The shipped run of ``model``: its settings (from the manifest) and its metrics."""
+    name = SHIPPED[model]
+    run = weights.load_run(name, LECTURE_MODELS[name].build(device))
+    generator = run.models["generator"].float()
+    asked = torch.arange(10_000) % 10 if model not in recipe.LOSSES else None
+    result = measure(draw(generator, 10_000, 10_000, asked), asked, classifier, test_stats)
+    result["seconds"] = run.record.get("seconds", float("nan"))
+    return run.record["settings"], result
+
+
 def describe(r: dict[str, float]) -> str:
     extra = f", labelled as asked {100 * r['accuracy']:.1f}%" if "accuracy" in r else ""
     return (
@@ -121,7 +137,19 @@ def main() -> None:
     parser.add_argument(
         "--d-width", type=int, default=None, metavar="W", help="D's width (default: the lecture's)"
     )
+    parser.add_argument(
+        "--shipped", action="store_true", help="measure the shipped weights instead of training"
+    )
     args = parser.parse_args()
+    given = {
+        "--set": bool(args.set),
+        "--during": args.during > 1,
+        "--d-width": args.d_width is not None,
+        "--seeds": args.seeds != [0],
+    }
+    if args.shipped and any(given.values()):
+        options = ", ".join(name for name, used in given.items() if used)
+        parser.error(f"--shipped measures the shipped runs as trained; drop {options}")
     if args.d_width is not None and args.d_width < 1:
         parser.error(f"--d-width must be at least 1, got {args.d_width}")
     if args.during < 1:
@@ -133,6 +161,11 @@ def main() -> None:
     test_stats = metrics.feature_statistics(test.images, classifier)
     print(f"device: {cl.describe_device(device)}; torch {torch.__version__}")
     for model in args.model:
+        if args.shipped:
+            settings, r = measure_shipped(model, device, classifier, test_stats)
+            print(f"\n{model} (shipped {SHIPPED[model]}.pt): {settings}")
+            print(f"  {describe(r)}, trained in {r['seconds']:.0f} s", flush=True)
+            continue
         rows = []
         for seed in args.seeds:
             settings, r, along = run(model, seed, args, train, device, classifier, test_stats)

@@ -73,9 +73,11 @@ class ConditionalSettings:
 
 
 # The lecture budget, per kind: the single place the notebook and the benchmarks read it.
+# 9,000 steps (19 epochs): 3,000 left both models under issue #3's 97% labelled as asked
+# (benchmarks/RESULTS.md). A GPU trains them in the notebook; a CPU loads the shipped runs.
 _LECTURE = {
-    "cgan": ConditionalSettings(kind="cgan"),
-    "acgan": ConditionalSettings(kind="acgan"),
+    "cgan": ConditionalSettings(kind="cgan", steps=9000),
+    "acgan": ConditionalSettings(kind="acgan", steps=9000),
 }
 SMOKE_STEPS, SMOKE_BATCH = 20, 64
 
