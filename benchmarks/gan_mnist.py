@@ -52,6 +52,11 @@ def draw(generator, n: int, seed: int, labels: torch.Tensor | None = None) -> to
     return torch.cat(out)
 
 
+def asked_digits(model: str) -> torch.Tensor | None:
+    """The digits asked of the 10,000 samples of a conditional ``model`` (None otherwise)."""
+    return torch.arange(10_000) % 10 if model not in recipe.LOSSES else None
+
+
 def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, float]:
     """The metrics of 10,000 samples in [0, 1] (``asked``: the digits asked, or None)."""
     mu, cov = metrics.feature_statistics(samples, classifier)
@@ -72,7 +77,7 @@ def run(model, seed, args, train, device, classifier, test_stats):
     cl.seed_everything(seed)
     real = train.images * 2 - 1
     conditional_model = model not in recipe.LOSSES
-    asked = torch.arange(10_000) % 10 if conditional_model else None
+    asked = asked_digits(model)
     generator = dcgan.Generator(num_classes=10 if conditional_model else None).to(device)
 
     def snapshot():  # the Trainer calls it with the networks in eval mode
@@ -111,9 +116,9 @@ def measure_shipped(model, device, classifier, test_stats):
     """The shipped run of ``model``: its settings (from the manifest) and its metrics."""
     name = SHIPPED[model]
     run = weights.load_run(name, LECTURE_MODELS[name].build(device))
-    generator = run.models["generator"].float()
-    asked = torch.arange(10_000) % 10 if model not in recipe.LOSSES else None
-    result = measure(draw(generator, 10_000, 10_000, asked), asked, classifier, test_stats)
+    asked = asked_digits(model)
+    samples = draw(run.models["generator"], 10_000, 10_000, asked)  # as run() draws for seed 0
+    result = measure(samples, asked, classifier, test_stats)
     result["seconds"] = run.record.get("seconds", float("nan"))
     return run.record["settings"], result
 
@@ -155,7 +160,7 @@ def main() -> None:
     if args.during < 1:
         parser.error(f"--during must be at least 1, got {args.during}")
     device = cl.get_device()
-    train = cl.load_mnist("train", device)
+    train = None if args.shipped else cl.load_mnist("train", device)  # --shipped trains nothing
     test = cl.load_mnist("test", device)
     classifier = metrics.load_classifier(device=device)
     test_stats = metrics.feature_statistics(test.images, classifier)
