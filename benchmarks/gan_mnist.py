@@ -5,11 +5,14 @@
     python benchmarks/gan_mnist.py --model cgan --set steps=6000
     python benchmarks/gan_mnist.py --model gan --set steps=12000 --during 4   # how it grows
     python benchmarks/gan_mnist.py --model gan --d-width 64                  # a wider D
+    python benchmarks/gan_mnist.py --model gan-clusters   # with k-means pseudo-labels
     python benchmarks/gan_mnist.py --shipped     # measure the shipped weights, no training
 
 It trains what the notebooks train: course_lib.models.dcgan with
 course_lib.recipes.gan.mnist_settings ("gan": DCGAN; "wgan-gp": the same generator against a
-critic without BatchNorm) or course_lib.recipes.cgan.lecture_settings ("cgan", "acgan"), on
+critic without BatchNorm), course_lib.recipes.gan.mnist_cluster_settings ("gan-clusters",
+"wgan-gp-clusters": the same conditioned on k-means clusters of the training digits, see
+course_lib.clusters) or course_lib.recipes.cgan.lecture_settings ("cgan", "acgan"), on
 the 60,000 training digits scaled to [-1, 1]. It then draws 10,000 samples and measures them
 with the course's classifier (course_lib.metrics): the classifier score (real test digits:
 9.75), FID against the 10,000 test digits (real train vs test: 3.1), the smallest digit share
@@ -37,8 +40,15 @@ from course_lib.models import dcgan
 from course_lib.recipes import cgan as conditional
 from course_lib.recipes import gan as recipe
 
-MODELS = ("gan", "wgan-gp", "cgan", "acgan")
-SHIPPED = {"gan": "02_dcgan", "wgan-gp": "04_wgan_gp", "cgan": "05_cgan", "acgan": "05_acgan"}
+MODELS = ("gan", "wgan-gp", "gan-clusters", "wgan-gp-clusters", "cgan", "acgan")
+SHIPPED = {
+    "gan": "02_dcgan",
+    "wgan-gp": "04_wgan_gp",
+    "gan-clusters": "02_dcgan_clusters",
+    "wgan-gp-clusters": "04_wgan_gp_clusters",
+    "cgan": "05_cgan",
+    "acgan": "05_acgan",
+}
 
 
 @torch.no_grad()
@@ -54,7 +64,7 @@ def draw(generator, n: int, seed: int, labels: torch.Tensor | None = None) -> to
 
 def asked_digits(model: str) -> torch.Tensor | None:
     """The digits asked of the 10,000 samples of a conditional ``model`` (None otherwise)."""
-    return torch.arange(10_000) % 10 if model not in recipe.LOSSES else None
+    return torch.arange(10_000) % 10 if model in conditional.KINDS else None
 
 
 def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, float]:
@@ -76,9 +86,19 @@ def run(model, seed, args, train, device, classifier, test_stats):
     evenly spaced steps of the run."""
     cl.seed_everything(seed)
     real = train.images * 2 - 1
-    conditional_model = model not in recipe.LOSSES
     asked = asked_digits(model)
-    generator = dcgan.Generator(num_classes=10 if conditional_model else None).to(device)
+    if model in conditional.KINDS:
+        changes = parse_changes(args.set, conditional.ConditionalSettings)[0]
+        settings = conditional.lecture_settings(model, **changes)
+        generator = dcgan.Generator(num_classes=10).to(device)
+    else:
+        preset = (
+            recipe.mnist_cluster_settings if model.endswith("-clusters") else recipe.mnist_settings
+        )
+        changes = parse_changes(args.set, recipe.GANSettings)[0]
+        settings = preset(model.removesuffix("-clusters"), **changes)
+        k = settings.clusters
+        generator = (dcgan.ClusterGenerator(clusters=k) if k else dcgan.Generator()).to(device)
 
     def snapshot():  # the Trainer calls it with the networks in eval mode
         return draw(generator, 10_000, 10_000 + seed, asked)
@@ -86,17 +106,14 @@ def run(model, seed, args, train, device, classifier, test_stats):
     wide = {} if args.d_width is None else {"width": args.d_width}  # else the lecture's D
     during = {"snapshot_fn": snapshot, "snapshots": args.during} if args.during > 1 else {}
     with cl.Timer() as timer:
-        if not conditional_model:
-            settings = recipe.mnist_settings(
-                model, **parse_changes(args.set, recipe.GANSettings)[0]
-            )
+        if model not in conditional.KINDS:
             # A per-example gradient penalty (WGAN-GP, R1) wants a D without BatchNorm.
             batch_norm = not settings.wasserstein and settings.r1_gamma == 0
-            critic = dcgan.Discriminator(**wide, batch_norm=batch_norm).to(device)
+            critic = dcgan.Discriminator(
+                **wide, batch_norm=batch_norm, num_classes=settings.clusters or None
+            ).to(device)
             trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
-            changes = parse_changes(args.set, conditional.ConditionalSettings)[0]
-            settings = conditional.lecture_settings(model, **changes)
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
             critic = dcgan.Discriminator(**wide, **heads).to(device)
             trainer = conditional.train_conditional(

@@ -68,13 +68,13 @@ def _vae_measure(models: Models, device: torch.device) -> dict[str, float]:
 # --- 02 and 04: DCGAN and WGAN-GP -----------------------------------------------------------
 
 
-def _gan_build(loss: str) -> Callable[[torch.device], Models]:
+def _gan_build(loss: str, clusters: int = 0) -> Callable[[torch.device], Models]:
     def build(device: torch.device) -> Models:
         torch.manual_seed(0)
-        return {
-            "generator": dcgan.Generator().to(device),
-            "discriminator": dcgan.Discriminator(batch_norm=loss == "gan").to(device),
-        }
+        generator = dcgan.ClusterGenerator(clusters=clusters) if clusters else dcgan.Generator()
+        # BatchNorm in the GAN's D only (a gradient penalty needs a per-sample critic).
+        d = dcgan.Discriminator(batch_norm=loss == "gan", num_classes=clusters or None)
+        return {"generator": generator.to(device), "discriminator": d.to(device)}
 
     return build
 
@@ -84,13 +84,21 @@ def gan_snapshot_codes(device: torch.device, n: int = 32) -> torch.Tensor:
     return torch.randn(n, 64, generator=torch.Generator().manual_seed(0)).to(device)
 
 
-def _gan_train(loss: str, snapshot_images: int):
+def _gan_train(settings: Callable[[], gan.GANSettings], snapshot_images: int):
     def train(models: Models, device: torch.device):
         g, d = models["generator"], models["discriminator"]
+        s = settings()
         real = load_mnist("train", device).images * 2 - 1
         codes = gan_snapshot_codes(device, snapshot_images)
+        # With clusters, each snapshot code keeps one cluster (0, 1, 2, ... in turn).
+        fixed = (torch.arange(snapshot_images) % s.clusters).to(device) if s.clusters else None
         return gan.train_gan(
-            real, g, d, gan.mnist_settings(loss), seed=0, snapshot_fn=lambda: (g(codes) + 1) / 2
+            real,
+            g,
+            d,
+            s,
+            seed=0,
+            snapshot_fn=lambda: ((g(codes) if fixed is None else g(codes, fixed)) + 1) / 2,
         )
 
     return train
@@ -100,6 +108,21 @@ def _gan_measure(models: Models, device: torch.device) -> dict[str, float]:
     g = models["generator"].eval()
     sample = g.sample(MEASURE_SAMPLES, generator=torch.Generator().manual_seed(5))
     return {"classifier_score": metrics.classifier_score((sample + 1) / 2)}
+
+
+def _gan_model(chapter: str, loss: str, preset, snapshot_images: int) -> LectureModel:
+    """A DCGAN (``loss="gan"``) or WGAN-GP lecture model with the settings of ``preset``."""
+
+    def settings() -> gan.GANSettings:
+        return preset(loss)
+
+    return LectureModel(
+        chapter,
+        _gan_build(loss, settings().clusters),
+        _gan_train(settings, snapshot_images),
+        _gan_measure,
+        settings,
+    )
 
 
 # --- 05: cGAN and AC-GAN ----------------------------------------------------------------------
@@ -229,20 +252,10 @@ def _cgml_measure(kind: str):
 
 LECTURE_MODELS: dict[str, LectureModel] = {
     "01_vae": LectureModel("01", _vae_build, _vae_train, _vae_measure, vae.lecture_settings),
-    "02_dcgan": LectureModel(
-        "02",
-        _gan_build("gan"),
-        _gan_train("gan", 32),
-        _gan_measure,
-        lambda: gan.mnist_settings("gan"),
-    ),
-    "04_wgan_gp": LectureModel(
-        "04",
-        _gan_build("wgan-gp"),
-        _gan_train("wgan-gp", 200),
-        _gan_measure,
-        lambda: gan.mnist_settings("wgan-gp"),
-    ),
+    "02_dcgan": _gan_model("02", "gan", gan.mnist_settings, 32),
+    "02_dcgan_clusters": _gan_model("02", "gan", gan.mnist_cluster_settings, 32),
+    "04_wgan_gp": _gan_model("04", "wgan-gp", gan.mnist_settings, 200),
+    "04_wgan_gp_clusters": _gan_model("04", "wgan-gp", gan.mnist_cluster_settings, 200),
     "05_cgan": LectureModel(
         "05",
         _conditional_build("cgan"),

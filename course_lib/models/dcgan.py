@@ -7,6 +7,10 @@ output (data in [-1, 1]), LeakyReLU(0.2) in D, weights drawn from N(0, 0.02).
 Chapter 05 options: ``num_classes`` conditions G(z, c) and D(x, c) on a label by one-hot
 concatenation (cGAN, Mirza and Osindero 2014): to z for G, as constant channels for D;
 ``aux_classes`` gives D the auxiliary classifier head of AC-GAN (Odena et al. 2017).
+
+Chapters 02 and 04 on MNIST: :class:`ClusterGenerator` is an unconditional generator made of
+a conditional one: it draws a k-means cluster of the training digits in proportion to its
+size, then an image of that cluster (see :mod:`course_lib.clusters`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from torch import nn
 
 from .. import _validate as v
 
-__all__ = ["Generator", "Discriminator"]
+__all__ = ["Generator", "ClusterGenerator", "Discriminator"]
 
 
 def _check_positive_int(name: str, value) -> None:
@@ -105,9 +109,55 @@ class Generator(nn.Module):
         A conditional generator needs ``labels`` (n,), the digit asked of each image.
         """
         _check_positive_int("n", n)
+        if labels is None:
+            labels = self.default_labels(n, generator)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator).to(device)
         return self(z, None if labels is None else labels.to(device))
+
+    def default_labels(self, n: int, generator: torch.Generator | None = None):
+        """The labels :meth:`sample` uses when none are given: None (G(z) needs none)."""
+        return None
+
+
+class ClusterGenerator(Generator):
+    """An unconditional generator built on G(z, c): c is one of ``clusters`` pseudo-labels.
+
+    ``G(z)`` and :meth:`sample` draw each image's cluster from ``shares`` (a buffer, saved
+    with the weights: each cluster's share of the training digits, uniform until
+    :meth:`set_shares`), then the image G(z, c). ``G(z, c)`` with clusters given is the
+    conditional generator, as training uses it, so its discriminator is
+    ``Discriminator(num_classes=clusters)``.
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 32, clusters: int = 50):
+        _check_positive_int("clusters", clusters)
+        super().__init__(latent_dim, width, num_classes=clusters)
+        self.register_buffer("shares", torch.full((clusters,), 1.0 / clusters))
+
+    def set_shares(self, shares: torch.Tensor) -> None:
+        """Each cluster's share of the training examples, (clusters,) >= 0, summing to 1."""
+        v.tensor("shares", shares, ndim=1, floating=True)
+        if len(shares) != self.num_classes:
+            raise ValueError(
+                f"shares must have one entry per cluster ({self.num_classes}), got {len(shares)}"
+            )
+        if (shares < 0).any() or abs(float(shares.sum()) - 1) > 1e-4:
+            raise ValueError("shares must be >= 0 and sum to 1")
+        self.shares.copy_(shares)
+
+    def default_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n cluster indices (n,) drawn from ``shares`` on the CPU (before z, in :meth:`sample`)."""
+        _check_positive_int("n", n)
+        shares = self.shares.float().cpu()
+        return torch.multinomial(shares, n, replacement=True, generator=generator)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) with a cluster drawn for each code, or G(z, c) with the clusters ``labels``."""
+        if labels is None:
+            v.tensor("z", z, ndim=2, floating=True)
+            labels = self.default_labels(len(z)).to(z.device)
+        return super().forward(z, labels)
 
 
 class Discriminator(nn.Module):
