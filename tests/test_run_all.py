@@ -3,8 +3,10 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,28 @@ def test_an_unknown_chapter_is_refused_with_the_list_of_notebooks(tmp_path):
     result = run_all("42", "--out", str(tmp_path), timeout=120)
     assert result.returncode != 0
     assert "no notebook '42'" in result.stderr and "01_vae.ipynb" in result.stderr
+
+
+def test_an_interrupted_run_keeps_what_ran_and_runs_no_further_notebook(tmp_path):
+    started = tmp_path / "started"
+    first = tmp_path / "98_slow.ipynb"
+    cells = [f"open({str(started)!r}, 'w').close()\nprint('first cell ran')", "time.sleep(300)"]
+    first.write_text(json.dumps(_notebook(["import time", *cells])))
+    second = tmp_path / "99_next.ipynb"
+    second.write_text(json.dumps(_notebook(["print('second notebook')"])))
+    out = tmp_path / "html"
+    env = dict(os.environ, SMOKE_TEST="1")
+    command = [sys.executable, str(RUN_ALL), str(first), str(second), "--out", str(out)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as run:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the first cells never ran"
+            time.sleep(0.2)
+        time.sleep(1)  # into the sleeping cell
+        run.send_signal(signal.SIGINT)
+        stdout, _ = run.communicate(timeout=120)
+    assert run.returncode == 1
+    assert "98_slow.ipynb" in stdout and "interrupted" in stdout, stdout
+    page = (out / "98_slow.html").read_text(encoding="utf-8")
+    assert "<pre>first cell ran" in page
+    assert "99_next" not in stdout and not (out / "99_next.html").exists()

@@ -2,52 +2,73 @@
 # The GPU checks of issues #3 and #5 in one prepared run, for a session lent a GPU machine.
 #
 # Here, once:   ../shared/tools/device-data        (packs MNIST into the ignored .device-data/)
-# Device run:   carry [".device-data"], command:   bash tools/gpu_check.sh
+#               tools/gpu_wheels.sh                (the notebook runner's wheels, into .whl/)
+# Device run:   carry [".device-data", ".whl"], command:   bash tools/gpu_check.sh
 #
-# Runs, most wanted first, each under what is left of GPU_CHECK_SECONDS (default 540, to fit
-# one 10-minute device call): the speed benchmark (course loop against the textbook loop,
-# issue #5); the WGAN-GP with k-means clusters trained four times longer than its CPU budget
-# and measured along the way (does it reach a classifier score of 9?); the cluster DCGAN on
-# seed 0 (seeds 0 to 4 ran on a CPU: this gives its CUDA time and a CUDA figure to set beside
-# the CPU one). Each log goes to $OUT (the device tool's folder
-# that comes back) or runs/gpu_check/. A step that runs out of time is cut and says so; the
-# figures it printed stay in its log. SMOKE_TEST=1 runs the same steps at smoke size (a CPU
-# check of this script).
+# Under GPU_CHECK_SECONDS (default 540, to fit one 10-minute device call):
+# 1. the speed benchmark, alone on the GPU (course loop against the textbook loop, issue #5);
+# 2. every lecture notebook at the lecture budget, each in its own kernel through
+#    tools/run_all.py, all seven side by side (so each wall time is an upper bound of the time
+#    alone); with WEIGHTS at "auto" each notebook trains its main models on CUDA and prints
+#    their figures;
+# 3. beside them, the WGAN-GP with k-means clusters trained longer than its lecture budget and
+#    measured along the way (does it reach a classifier score of 9?).
+# What runs out of time is stopped by SIGINT and keeps what it had (run_all writes the cells
+# that ran). Logs and the HTML copies go into $OUT/results.tgz ($OUT: the device tool's folder
+# that comes back; runs/gpu_check/ elsewhere), the figures into $OUT/summary.txt.
+# SMOKE_TEST=1 runs the same steps at smoke size (a CPU check of this script).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
 if [ -d .device-data/MNIST/raw ]; then
   for f in .device-data/MNIST/raw/*.gz; do gunzip -kf "$f"; done
   export COURSE_DATA_DIR="$PWD/.device-data"
 fi
-out="${OUT:-runs/gpu_check}"
-mkdir -p "$out"
-export PYTHONUNBUFFERED=1
 python="${PYTHON:-python3}"
-deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
+if ! "$python" -c "import ipykernel, ipywidgets, nbclient, nbconvert" 2>/dev/null; then
+  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}" JUPYTER_PATH=/tmp/site/share/jupyter
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+out="${OUT:-runs/gpu_check}"
+work="$out/results"
+mkdir -p "$work"
+smoke=0
+[ "${SMOKE_TEST:-0}" = 1 ] && smoke=1
 
-step() {  # step NAME COMMAND...: run it under the time left, its output in $out/NAME.txt
-  local name="$1" left=$((deadline - SECONDS))
-  shift
-  if [ "$left" -lt 20 ]; then
-    echo "== $name: skipped, ${left} s left" | tee -a "$out/summary.txt"
-    return
-  fi
-  echo "== $name ($left s left): $*" | tee -a "$out/summary.txt"
-  timeout "$left" "$@" >"$out/$name.txt" 2>&1
-  local rc=$?
-  tr '\r' '\n' <"$out/$name.txt" | grep -v "it/s\]\|batch/s\]" | grep -E "device|score|images/s|x |seed|^[a-z-]+:" |
-    tail -n 40 | tee -a "$out/summary.txt"
-  [ "$rc" -eq 124 ] && echo "   (cut at the time limit)" | tee -a "$out/summary.txt"
-  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "   (failed, exit $rc)" | tee -a "$out/summary.txt"
-  return 0
+figures() {  # the lines of a log worth reading in the summary
+  tr '\r' '\n' <"$1" | grep -v "%|" |
+    grep -E "device|score|images/s|x |seed|ipynb|steps|^[a-z-]+:" | tail -n 30
 }
 
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } |
   tee "$out/summary.txt"
 speed_size=()
-[ "${SMOKE_TEST:-0}" = 1 ] && speed_size=(--steps 2 --warmup 1 --rounds 1)
-step speed "$python" benchmarks/speed.py --batch 128 512 "${speed_size[@]}"
-step wgan_gp_clusters "$python" benchmarks/gan_mnist.py --model wgan-gp-clusters \
-  --set steps=6000 --during 4
-step gan_clusters_cuda "$python" benchmarks/gan_mnist.py --model gan-clusters --seeds 0
+[ "$smoke" = 1 ] && speed_size=(--steps 2 --warmup 1 --rounds 1)
+echo "== speed, alone (at most 75 s)" | tee -a "$out/summary.txt"
+timeout -s INT 75 "$python" benchmarks/speed.py --batch 128 512 "${speed_size[@]}" \
+  >"$work/speed.txt" 2>&1
+figures "$work/speed.txt" | tee -a "$out/summary.txt"
+
+left=$((deadline - SECONDS - 45))  # 45 s to write the HTML copies, summarise and pack
+echo "== seven notebooks and the long WGAN-GP side by side, $left s" | tee -a "$out/summary.txt"
+pids=()
+for chapter in 01 02 03 04 05 06 07; do
+  OMP_NUM_THREADS=2 timeout -s INT -k 30 "$left" "$python" tools/run_all.py "$chapter" \
+    --out "$work/html" >"$work/notebook_$chapter.txt" 2>&1 &
+  pids+=($!)
+done
+wgan_steps=(steps=12000 d_steps=2)
+[ "$smoke" = 1 ] && wgan_steps=()
+OMP_NUM_THREADS=2 timeout -s INT -k 30 "$left" "$python" benchmarks/gan_mnist.py \
+  --model wgan-gp-clusters --set "${wgan_steps[@]}" --during 6 >"$work/wgan_gp_clusters.txt" 2>&1 &
+pids+=($!)
+wait "${pids[@]}"
+for log in "$work"/notebook_*.txt "$work/wgan_gp_clusters.txt"; do
+  echo "-- $(basename "$log")" | tee -a "$out/summary.txt"
+  figures "$log" | tee -a "$out/summary.txt"
+done
+rm -f "$work/html/index.html"  # each run wrote its own; none lists all seven
+tar -czf "$out/results.tgz" -C "$out" results && rm -rf "$work"
 echo "== done, $((deadline - SECONDS)) s of the budget left" | tee -a "$out/summary.txt"

@@ -3,7 +3,8 @@
 For a lecturer who wants to publish or print the course: every notebook is executed top to
 bottom in a fresh kernel (at the lecture budget unless ``--smoke``), written as HTML with
 its figures embedded, and timed; an ``index.html`` links the copies. A notebook that fails
-is still written, up to the failing cell and its error, and the script exits with 1.
+is still written, up to the failing cell and its error, and the script exits with 1; so is
+one stopped by Ctrl-C (or SIGINT from ``timeout -s INT``), and then no further notebook runs.
 
     python tools/run_all.py                          # every notebook of notebooks/ -> build/html/
     python tools/run_all.py 01 03 --out /tmp/html    # chapters 01 and 03
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "html"
+INTERRUPTED = "interrupted (Ctrl-C or SIGINT)"
 
 
 class TimedExecutor(ExecutePreprocessor):
@@ -74,6 +76,8 @@ def run_notebook(path: Path, out: Path, cell_timeout: int) -> tuple[Path, float,
         executor.preprocess(nb, {"metadata": {"path": str(path.parent)}})
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1]  # the exception line; the HTML has the rest
+    except KeyboardInterrupt:
+        error = INTERRUPTED  # the cells that ran keep their outputs
     seconds = time.perf_counter() - start
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target = out / f"{path.stem}.html"
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((target, seconds, error))
         status = f"FAILED: {error}" if error else "ok"
         print(f"{path.name}: {seconds:.1f} s, {status} -> {target}", flush=True)
+        if error == INTERRUPTED:
+            break
     index = write_index(args.out, rows, budget)
     total = sum(seconds for _, seconds, _ in rows)
     failed = [target.stem for target, _, error in rows if error]
