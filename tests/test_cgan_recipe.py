@@ -181,6 +181,45 @@ def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand()
         assert logs["class_fake"].item() == pytest.approx(class_fake.item(), rel=1e-5)
 
 
+def test_acgan_with_classify_fakes_false_gives_d_the_real_half_of_l_c_only():
+    generator, discriminator = tiny_pair("acgan", seed=5)
+    g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
+    step = make_conditional_step(generator, discriminator, opt_g, opt_d, "acgan", False)
+    x, y = fake_mnist(16, seed=3)
+    torch.manual_seed(321)
+    logs = step(x, y)
+
+    torch.manual_seed(321)
+    with torch.no_grad():
+        z, c = torch.randn(16, 8), torch.randint(10, (16,))
+        real_s, real_c = d_copy(x)
+        fake_s, fake_c = d_copy(g_copy(z, c))
+        l_s, l_c = _log_likelihoods(real_s, fake_s, real_c, y, fake_c, c)
+        l_c_real = F.log_softmax(real_c, 1).gather(1, y[:, None]).mean()
+        assert logs["d"].item() == pytest.approx((-l_s - l_c_real).item(), rel=1e-5)
+        assert abs((l_c - l_c_real).item()) > 0.1  # the paper's fake term was left out
+        # G's update is the paper's: fresh codes, both of its terms.
+        z2, c2 = torch.randn(16, 8), torch.randint(10, (16,))
+        fake_s2, fake_c2 = discriminator(g_copy(z2, c2))
+        class_fake = -F.log_softmax(fake_c2, 1).gather(1, c2[:, None]).mean()
+        g_expected = -F.logsigmoid(fake_s2).mean() + class_fake
+        assert logs["g"].item() == pytest.approx(g_expected.item(), rel=1e-5)
+
+
+def test_classify_fakes_is_an_acgan_setting_and_a_bool():
+    assert ConditionalSettings(kind="acgan", classify_fakes=False).classify_fakes is False
+    with pytest.raises(ValueError, match="AC-GAN setting"):
+        ConditionalSettings(kind="cgan", classify_fakes=False)
+    with pytest.raises(ValueError, match="classify_fakes"):
+        ConditionalSettings(kind="acgan", classify_fakes="no")
+    generator, discriminator = tiny_pair("acgan")
+    opt = torch.optim.Adam(generator.parameters())
+    with pytest.raises(ValueError, match="classify_fakes must be True or False"):
+        make_conditional_step(generator, discriminator, opt, opt, "acgan", 0)
+
+
 def test_cgan_losses_of_the_step_are_the_gan_losses_with_the_label_given_to_d():
     generator, discriminator = tiny_pair("cgan", seed=4)
     g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
