@@ -151,6 +151,16 @@ def _log_likelihoods(source_real, source_fake, class_real, y, class_fake, c):
     return l_s, l_c
 
 
+def _acgan_g_loss(g_copy, discriminator):
+    """G's AC-GAN loss, taken against D after its update, on fresh codes and digits: the
+    non-saturating source term -E log P(S=real | G(z, c)) plus -E log P(C=c | G(z, c));
+    returns (that loss, its class term)."""
+    z, c = torch.randn(16, 8), torch.randint(10, (16,))
+    fake_s, fake_c = discriminator(g_copy(z, c))
+    class_fake = -F.log_softmax(fake_c, 1).gather(1, c[:, None]).mean()
+    return -F.logsigmoid(fake_s).mean() + class_fake, class_fake
+
+
 def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand():
     generator, discriminator = tiny_pair("acgan", seed=3)
     g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
@@ -171,12 +181,7 @@ def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand()
         assert logs["d"].item() == pytest.approx((-l_s - l_c).item(), rel=1e-5)
         assert logs["class_real"].item() == pytest.approx(F.cross_entropy(real_c, y).item())
 
-        # G's loss is taken against D after its update, on fresh codes and digits:
-        # non-saturating source term -E log P(S=real | G(z, c)) plus -E log P(C=c | G(z, c)).
-        z2, c2 = torch.randn(16, 8), torch.randint(10, (16,))
-        fake_s2, fake_c2 = discriminator(g_copy(z2, c2))
-        class_fake = -F.log_softmax(fake_c2, 1).gather(1, c2[:, None]).mean()
-        g_expected = -F.logsigmoid(fake_s2).mean() + class_fake
+        g_expected, class_fake = _acgan_g_loss(g_copy, discriminator)
         assert logs["g"].item() == pytest.approx(g_expected.item(), rel=1e-5)
         assert logs["class_fake"].item() == pytest.approx(class_fake.item(), rel=1e-5)
 
@@ -200,11 +205,7 @@ def test_acgan_with_classify_fakes_false_gives_d_the_real_half_of_l_c_only():
         l_c_real = F.log_softmax(real_c, 1).gather(1, y[:, None]).mean()
         assert logs["d"].item() == pytest.approx((-l_s - l_c_real).item(), rel=1e-5)
         assert abs((l_c - l_c_real).item()) > 0.1  # the paper's fake term was left out
-        # G's update is the paper's: fresh codes, both of its terms.
-        z2, c2 = torch.randn(16, 8), torch.randint(10, (16,))
-        fake_s2, fake_c2 = discriminator(g_copy(z2, c2))
-        class_fake = -F.log_softmax(fake_c2, 1).gather(1, c2[:, None]).mean()
-        g_expected = -F.logsigmoid(fake_s2).mean() + class_fake
+        g_expected, _ = _acgan_g_loss(g_copy, discriminator)  # G's update is the paper's
         assert logs["g"].item() == pytest.approx(g_expected.item(), rel=1e-5)
 
 

@@ -209,12 +209,13 @@ def make_conditional_step(
                 real_source, real_class = discriminator(x)
                 fake_source, fake_class = discriminator(fake)
                 minus_l_s = acgan_source_loss(real_source, fake_source)
+                class_real = F.cross_entropy(real_class.float(), y)  # the real half of -L_C
                 if classify_fakes:
                     minus_l_c = acgan_class_loss(real_class, y, fake_class, c)
-                else:  # the real half of -L_C alone
-                    minus_l_c = F.cross_entropy(real_class.float(), y)
+                else:
+                    minus_l_c = class_real
                 d_loss = minus_l_s + minus_l_c  # D maximises L_S + L_C
-                logs["class_real"] = F.cross_entropy(real_class.float(), y).detach()
+                logs["class_real"] = class_real.detach()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
