@@ -21,8 +21,9 @@ Goals (issue #3): score >= 9.0 with every digit >= 5%; conditional accuracy >= 9
 ``--shipped`` measures the weights in course_lib/weights (what the notebooks load where they do
 not train) with the same protocol, instead of training.
 ``--during K`` also measures the samples drawn at K - 1 evenly spaced steps of the same run
-(with the learning-rate decay of the whole run, so not what a shorter run would reach); the
-train time then includes drawing them.
+(with the learning-rate decay of the whole run, so not what a shorter run would reach) and
+prints each as it is taken, so a run stopped early keeps them in its log; the train time then
+includes drawing and measuring them.
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ def measure(samples: torch.Tensor, asked, classifier, test_stats) -> dict[str, f
 
 
 def run(model, seed, args, train, device, classifier, test_stats):
-    """Train ``model`` with ``seed`` and the command line's ``args``; its settings, the final
-    metrics and, with ``--during K`` > 1, [(step, metrics)] for the samples drawn at K - 1
-    evenly spaced steps of the run."""
+    """Train ``model`` with ``seed`` and the command line's ``args`` and return the final metrics;
+    prints the settings (first seed) and, with ``--during K`` > 1, the metrics of the samples
+    drawn at K - 1 evenly spaced steps of the run as they are taken."""
     cl.seed_everything(seed)
     real = train.images * 2 - 1
     asked = asked_digits(model)
@@ -100,8 +101,18 @@ def run(model, seed, args, train, device, classifier, test_stats):
         k = settings.clusters
         generator = (dcgan.ClusterGenerator(clusters=k) if k else dcgan.Generator()).to(device)
 
+    if seed == args.seeds[0]:
+        print(f"\n{model}: {settings}", flush=True)
+    along = []  # (step, metrics) of each snapshot, printed as it is taken
+    every = max(1, settings.steps // args.during)  # the steps between snapshots (fit_adversarial)
+
     def snapshot():  # the Trainer calls it with the networks in eval mode
-        return draw(generator, 10_000, 10_000 + seed, asked)
+        samples = draw(generator, 10_000, 10_000 + seed, asked)
+        step = every * (len(along) + 1)
+        if step < settings.steps:  # the last one is the final result, measured below
+            along.append((step, measure(samples, asked, classifier, test_stats)))
+            print(f"  seed {seed}, step {step:,} of {settings.steps:,}: {describe(along[-1][1])}")
+        return samples[:1]  # the figures are kept in ``along``; the history keeps one image
 
     wide = {} if args.d_width is None else {"width": args.d_width}  # else the lecture's D
     during = {"snapshot_fn": snapshot, "snapshots": args.during} if args.during > 1 else {}
@@ -112,21 +123,16 @@ def run(model, seed, args, train, device, classifier, test_stats):
             critic = dcgan.Discriminator(
                 **wide, batch_norm=batch_norm, num_classes=settings.clusters or None
             ).to(device)
-            trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
+            recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
             critic = dcgan.Discriminator(**wide, **heads).to(device)
-            trainer = conditional.train_conditional(
+            conditional.train_conditional(
                 real, train.labels, generator, critic, settings, seed=seed, **during
             )
     result = measure(draw(generator, 10_000, 10_000 + seed, asked), asked, classifier, test_stats)
     result["seconds"] = timer.seconds
-    along = [
-        (step, measure(samples, asked, classifier, test_stats))
-        for step, samples in trainer.history.snapshots
-        if step < settings.steps
-    ]
-    return settings, result, along
+    return result
 
 
 def measure_shipped(model, device, classifier, test_stats):
@@ -191,12 +197,8 @@ def main() -> None:
             continue
         rows = []
         for seed in args.seeds:
-            settings, r, along = run(model, seed, args, train, device, classifier, test_stats)
-            if not rows:
-                print(f"\n{model}: {settings}", flush=True)
+            r = run(model, seed, args, train, device, classifier, test_stats)
             rows.append(r)
-            for step, m in along:
-                print(f"  seed {seed}, step {step:,} of {settings.steps:,}: {describe(m)}")
             print(f"  seed {seed}: {describe(r)}, trained in {r['seconds']:.0f} s", flush=True)
         if len(rows) > 1:
             parts = []
