@@ -123,13 +123,17 @@ def run(model, seed, args, train, device, classifier, test_stats):
             critic = dcgan.Discriminator(
                 **wide, batch_norm=batch_norm, num_classes=settings.clusters or None
             ).to(device)
-            recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
+            trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}
             critic = dcgan.Discriminator(**wide, **heads).to(device)
-            conditional.train_conditional(
+            trainer = conditional.train_conditional(
                 real, train.labels, generator, critic, settings, seed=seed, **during
             )
+    taken = [step for step, _ in trainer.history.snapshots if step < settings.steps]
+    printed = [step for step, _ in along]
+    if printed != taken:  # the labels printed above were wrong
+        raise RuntimeError(f"snapshots were taken at steps {taken}, printed as {printed}")
     result = measure(draw(generator, 10_000, 10_000 + seed, asked), asked, classifier, test_stats)
     result["seconds"] = timer.seconds
     return result
