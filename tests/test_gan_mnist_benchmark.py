@@ -33,3 +33,35 @@ def test_every_model_has_a_shipped_run():
 
     assert set(gan_mnist.SHIPPED) == set(gan_mnist.MODELS)
     assert set(gan_mnist.SHIPPED.values()) <= set(LECTURE_MODELS)
+
+
+def test_during_prints_each_snapshot_as_it_is_taken(monkeypatch, capsys):
+    """--during K: the figures of each snapshot are printed while the run trains, labelled with
+    the step the Trainer took it at, and the end of the run is measured once more (not printed
+    as a snapshot). The metrics are stubbed; the training is real (4 steps on random images)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    import gan_mnist
+
+    events = []
+
+    def fake_measure(samples, asked, classifier, test_stats):
+        events.append(len(samples))
+        return {"score": float(len(events)), "fid": 0.0, "min_share": 0.1}
+
+    monkeypatch.setattr(gan_mnist, "measure", fake_measure)
+    monkeypatch.setattr(gan_mnist, "draw", lambda g, n, seed, asked: torch.zeros(3, 1, 28, 28))
+    train = SimpleNamespace(images=torch.rand(256, 1, 28, 28), labels=torch.zeros(256).long())
+    args = SimpleNamespace(set=["steps=4"], during=4, d_width=None, seeds=[0])
+    result = gan_mnist.run("gan", 0, args, train, torch.device("cpu"), None, None)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "seed 0, step" in line]
+    assert [line.split(":")[0].strip() for line in lines] == [
+        "seed 0, step 1 of 4",
+        "seed 0, step 2 of 4",
+        "seed 0, step 3 of 4",
+    ]
+    assert [f"classifier score {k}.00" in line for k, line in enumerate(lines, 1)] == [True] * 3
+    assert len(events) == 4 and result["score"] == 4.0  # three snapshots, then the end
