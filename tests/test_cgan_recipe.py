@@ -161,17 +161,25 @@ def _acgan_g_loss(g_copy, discriminator):
     return -F.logsigmoid(fake_s).mean() + class_fake, class_fake
 
 
-def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand():
-    generator, discriminator = tiny_pair("acgan", seed=3)
+def _one_step(kind, net_seed, data_seed, draw_seed, classify_fakes=True):
+    """One step of ``kind`` (Adam 1e-2 for both nets) on 16 fake digits, torch seeded with
+    ``draw_seed`` before it and again after it, so the caller replays the step's draws (z, c
+    for D, then z, c for G); returns the logs, copies of G and D from before the step, D after
+    it, and the digits (x, y)."""
+    generator, discriminator = tiny_pair(kind, seed=net_seed)
     g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
     opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
-    step = make_conditional_step(generator, discriminator, opt_g, opt_d, "acgan")
-    x, y = fake_mnist(16, seed=1)
-    torch.manual_seed(123)
+    step = make_conditional_step(generator, discriminator, opt_g, opt_d, kind, classify_fakes)
+    x, y = fake_mnist(16, seed=data_seed)
+    torch.manual_seed(draw_seed)
     logs = step(x, y)
+    torch.manual_seed(draw_seed)
+    return logs, g_copy, d_copy, discriminator, x, y
 
-    torch.manual_seed(123)  # replay the step's draws: z, c for D, then z, c for G
+
+def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand():
+    logs, g_copy, d_copy, discriminator, x, y = _one_step("acgan", 3, 1, 123)
     with torch.no_grad():
         z, c = torch.randn(16, 8), torch.randint(10, (16,))
         fake = g_copy(z, c)
@@ -187,16 +195,7 @@ def test_acgan_losses_of_the_step_equal_the_log_likelihoods_recomputed_by_hand()
 
 
 def test_acgan_with_classify_fakes_false_gives_d_the_real_half_of_l_c_only():
-    generator, discriminator = tiny_pair("acgan", seed=5)
-    g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
-    step = make_conditional_step(generator, discriminator, opt_g, opt_d, "acgan", False)
-    x, y = fake_mnist(16, seed=3)
-    torch.manual_seed(321)
-    logs = step(x, y)
-
-    torch.manual_seed(321)
+    logs, g_copy, d_copy, discriminator, x, y = _one_step("acgan", 5, 3, 321, False)
     with torch.no_grad():
         z, c = torch.randn(16, 8), torch.randint(10, (16,))
         real_s, real_c = d_copy(x)
@@ -222,15 +221,7 @@ def test_classify_fakes_is_an_acgan_setting_and_a_bool():
 
 
 def test_cgan_losses_of_the_step_are_the_gan_losses_with_the_label_given_to_d():
-    generator, discriminator = tiny_pair("cgan", seed=4)
-    g_copy, d_copy = copy.deepcopy(generator), copy.deepcopy(discriminator)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
-    step = make_conditional_step(generator, discriminator, opt_g, opt_d, "cgan")
-    x, y = fake_mnist(16, seed=2)
-    torch.manual_seed(7)
-    logs = step(x, y)
-    torch.manual_seed(7)
+    logs, g_copy, d_copy, discriminator, x, y = _one_step("cgan", 4, 2, 7)
     with torch.no_grad():
         z, c = torch.randn(16, 8), torch.randint(10, (16,))
         real, fake = d_copy(x, y), d_copy(g_copy(z, c), c)
