@@ -104,7 +104,7 @@ def run(model, seed, args, train, device, classifier, test_stats):
     if seed == args.seeds[0]:
         print(f"\n{model}: {settings}", flush=True)
     along = []  # (step, metrics) of each snapshot, printed as it is taken
-    every = max(1, settings.steps // args.during)  # the steps between snapshots (fit_adversarial)
+    every = recipe.snapshot_every(settings.steps, args.during)  # as the run's Trainer takes them
 
     def snapshot():  # the Trainer calls it with the networks in eval mode
         samples = draw(generator, 10_000, 10_000 + seed, asked)

@@ -47,6 +47,7 @@ __all__ = [
     "make_gan_step",
     "train_gan",
     "fit_adversarial",
+    "snapshot_every",
     "check_training_data",
     "log_every",
 ]
@@ -356,6 +357,11 @@ def log_every(steps: int) -> int:
     return max(1, min(100, steps // 50))
 
 
+def snapshot_every(steps: int, snapshots: int) -> int:
+    """The steps between two snapshots of a run of ``steps`` that takes about ``snapshots``."""
+    return max(1, steps // snapshots)
+
+
 def fit_adversarial(
     make_step,
     generator: nn.Module,
@@ -417,7 +423,7 @@ def fit_adversarial(
         batches=batches,
         log_every=log_every(steps),
         snapshot_fn=snapshot_fn,
-        snapshot_every=max(1, steps // snapshots) if snapshot_fn is not None else None,
+        snapshot_every=snapshot_every(steps, snapshots) if snapshot_fn is not None else None,
         checkpoint_path=checkpoint_path,
         progress=progress,
         desc=desc,
