@@ -121,7 +121,9 @@ def run(model, seed, args, train, device, classifier, test_stats):
             # A per-example gradient penalty (WGAN-GP, R1) wants a D without BatchNorm.
             batch_norm = not settings.wasserstein and settings.r1_gamma == 0
             critic = dcgan.Discriminator(
-                **wide, batch_norm=batch_norm, num_classes=settings.clusters or None
+                width=args.d_width or recipe.mnist_critic_width(settings),
+                batch_norm=batch_norm,
+                num_classes=settings.clusters or None,
             ).to(device)
             trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:

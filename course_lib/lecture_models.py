@@ -68,12 +68,17 @@ def _vae_measure(models: Models, device: torch.device) -> dict[str, float]:
 # --- 02 and 04: DCGAN and WGAN-GP -----------------------------------------------------------
 
 
-def _gan_build(loss: str, clusters: int = 0) -> Callable[[torch.device], Models]:
+def _gan_build(settings: gan.GANSettings) -> Callable[[torch.device], Models]:
     def build(device: torch.device) -> Models:
         torch.manual_seed(0)
-        generator = dcgan.ClusterGenerator(clusters=clusters) if clusters else dcgan.Generator()
+        k = settings.clusters
+        generator = dcgan.ClusterGenerator(clusters=k) if k else dcgan.Generator()
         # BatchNorm in the GAN's D only (a gradient penalty needs a per-sample critic).
-        d = dcgan.Discriminator(batch_norm=loss == "gan", num_classes=clusters or None)
+        d = dcgan.Discriminator(
+            width=gan.mnist_critic_width(settings),
+            batch_norm=not settings.wasserstein,
+            num_classes=k or None,
+        )
         return {"generator": generator.to(device), "discriminator": d.to(device)}
 
     return build
@@ -118,7 +123,7 @@ def _gan_model(chapter: str, loss: str, preset, snapshot_images: int) -> Lecture
 
     return LectureModel(
         chapter,
-        _gan_build(loss, settings().clusters),
+        _gan_build(settings()),
         _gan_train(settings, snapshot_images),
         _gan_measure,
         settings,

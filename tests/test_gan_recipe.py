@@ -115,6 +115,19 @@ def test_presets_keep_every_field_and_take_changes():
         recipe.mnist_settings("wgan-clip")
 
 
+def test_only_the_wgan_gp_with_clusters_gets_the_wider_mnist_critic():
+    wider = recipe.mnist_cluster_settings("wgan-gp")
+    assert recipe.mnist_critic_width(wider) == 64
+    for lecture in (
+        recipe.mnist_settings("gan"),
+        recipe.mnist_settings("wgan-gp"),
+        recipe.mnist_cluster_settings("gan"),
+    ):
+        assert recipe.mnist_critic_width(lecture) == 32, lecture
+    with pytest.raises(ValueError, match="settings must be a GANSettings, got str"):
+        recipe.mnist_critic_width("wgan-gp")
+
+
 # --- one step ----------------------------------------------------------------------------
 
 
