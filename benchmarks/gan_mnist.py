@@ -118,13 +118,7 @@ def run(model, seed, args, train, device, classifier, test_stats):
     during = {"snapshot_fn": snapshot, "snapshots": args.during} if args.during > 1 else {}
     with cl.Timer() as timer:
         if model not in conditional.KINDS:
-            # A per-example gradient penalty (WGAN-GP, R1) wants a D without BatchNorm.
-            batch_norm = not settings.wasserstein and settings.r1_gamma == 0
-            critic = dcgan.Discriminator(
-                width=args.d_width or recipe.mnist_critic_width(settings),
-                batch_norm=batch_norm,
-                num_classes=settings.clusters or None,
-            ).to(device)
+            critic = recipe.mnist_discriminator(settings, args.d_width).to(device)
             trainer = recipe.train_gan(real, generator, critic, settings, seed=seed, **during)
         else:
             heads = {"num_classes": 10} if model == "cgan" else {"aux_classes": 10}

@@ -73,12 +73,7 @@ def _gan_build(settings: gan.GANSettings) -> Callable[[torch.device], Models]:
         torch.manual_seed(0)
         k = settings.clusters
         generator = dcgan.ClusterGenerator(clusters=k) if k else dcgan.Generator()
-        # BatchNorm in the GAN's D only (a gradient penalty needs a per-sample critic).
-        d = dcgan.Discriminator(
-            width=gan.mnist_critic_width(settings),
-            batch_norm=not settings.wasserstein,
-            num_classes=k or None,
-        )
+        d = gan.mnist_discriminator(settings)
         return {"generator": generator.to(device), "discriminator": d.to(device)}
 
     return build

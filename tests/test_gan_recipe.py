@@ -115,17 +115,25 @@ def test_presets_keep_every_field_and_take_changes():
         recipe.mnist_settings("wgan-clip")
 
 
+def _width_norm_planes(d):
+    first = d.features[0]
+    has_norm = any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    return first.out_channels, has_norm, first.in_channels - 1
+
+
 def test_only_the_wgan_gp_with_clusters_gets_the_wider_mnist_critic():
     wider = recipe.mnist_cluster_settings("wgan-gp")
-    assert recipe.mnist_critic_width(wider) == 64
-    for lecture in (
-        recipe.mnist_settings("gan"),
-        recipe.mnist_settings("wgan-gp"),
-        recipe.mnist_cluster_settings("gan"),
+    assert _width_norm_planes(recipe.mnist_discriminator(wider)) == (64, False, 50)
+    for lecture, built in (
+        (recipe.mnist_settings("gan"), (32, True, 0)),
+        (recipe.mnist_settings("wgan-gp"), (32, False, 0)),
+        (recipe.mnist_cluster_settings("gan"), (32, True, 50)),
+        (recipe.mnist_settings("gan", r1_gamma=1.0), (32, False, 0)),  # R1: per-sample too
     ):
-        assert recipe.mnist_critic_width(lecture) == 32, lecture
+        assert _width_norm_planes(recipe.mnist_discriminator(lecture)) == built, lecture
+    assert _width_norm_planes(recipe.mnist_discriminator(wider, 16)) == (16, False, 50)
     with pytest.raises(ValueError, match="settings must be a GANSettings, got str"):
-        recipe.mnist_critic_width("wgan-gp")
+        recipe.mnist_discriminator("wgan-gp")
 
 
 # --- one step ----------------------------------------------------------------------------

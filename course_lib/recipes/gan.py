@@ -36,6 +36,7 @@ from ..losses import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from ..models import dcgan
 from ..training import Trainer
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
     "mixture_settings",
     "mnist_settings",
     "mnist_cluster_settings",
-    "mnist_critic_width",
+    "mnist_discriminator",
     "make_gan_step",
     "train_gan",
     "fit_adversarial",
@@ -146,7 +147,7 @@ _MNIST = {
 # on a CPU). The plain runs stay far under issue #3's classifier score of 9 at any budget
 # measured on a CPU; see benchmarks/RESULTS.md. The WGAN-GP with clusters takes two critic
 # updates per generator step, not five, over 8,000 generator steps, against a critic twice as
-# wide (:func:`mnist_critic_width`).
+# wide (:func:`mnist_discriminator`).
 _MNIST_CLUSTERS = {
     "gan": replace(_MNIST["gan"], clusters=50, steps=9000),
     "wgan-gp": replace(_MNIST["wgan-gp"], clusters=50, steps=8000, d_steps=2),
@@ -175,17 +176,26 @@ def mnist_cluster_settings(loss: str = "gan", **changes) -> GANSettings:
     return _preset(_MNIST_CLUSTERS, "MNIST (clusters)", loss, 5, changes)
 
 
-def mnist_critic_width(settings: GANSettings) -> int:
-    """The width (first-layer channels) of the lecture's MNIST discriminator for ``settings``,
-    ``dcgan.Discriminator(width=...)``: 32, and 64 for the WGAN-GP with clusters.
+def mnist_discriminator(settings: GANSettings, width: int | None = None) -> dcgan.Discriminator:
+    """The lecture's MNIST discriminator (or critic) for a run with ``settings``, untrained:
 
-    A critic held to slope 1 that also judges 50 clusters needs the capacity: halfway through
-    the same 12,000-step run on a GPU the WGAN-GP with clusters scored 8.18 with 32 channels and
-    8.88 with 64 (benchmarks/RESULTS.md, "A wider critic").
+    - no BatchNorm where a per-sample gradient penalty constrains it (WGAN-GP, R1): BatchNorm
+      mixes the samples of a batch;
+    - with ``settings.clusters`` = k, it judges D(x, c) with the cluster as k constant planes;
+    - ``width`` (first-layer channels) 32, and 64 for the WGAN-GP with clusters; a ``width``
+      given overrides it. A critic held to slope 1 that also judges 50 clusters needs the
+      capacity: halfway through the same 12,000-step run on a GPU the WGAN-GP with clusters
+      scored 8.18 with 32 channels and 8.88 with 64 (benchmarks/RESULTS.md, "A wider critic").
     """
     if not isinstance(settings, GANSettings):
         raise ValueError(f"settings must be a GANSettings, got {type(settings).__name__}")
-    return 64 if settings.wasserstein and settings.clusters else 32
+    if width is None:
+        width = 64 if settings.wasserstein and settings.clusters else 32
+    return dcgan.Discriminator(
+        width=width,
+        batch_norm=not settings.wasserstein and settings.r1_gamma == 0,
+        num_classes=settings.clusters or None,
+    )
 
 
 def make_gan_step(
