@@ -146,11 +146,11 @@ _MNIST = {
 # trained longer than the plain runs (the notebooks train on a GPU and load the shipped runs
 # on a CPU). The plain runs stay far under issue #3's classifier score of 9 at any budget
 # measured on a CPU; see benchmarks/RESULTS.md. The WGAN-GP with clusters takes two critic
-# updates per generator step, not five, over 8,000 generator steps, against a critic twice as
+# updates per generator step, not five, over 12,000 generator steps, against a critic twice as
 # wide (:func:`mnist_discriminator`).
 _MNIST_CLUSTERS = {
     "gan": replace(_MNIST["gan"], clusters=50, steps=9000),
-    "wgan-gp": replace(_MNIST["wgan-gp"], clusters=50, steps=8000, d_steps=2),
+    "wgan-gp": replace(_MNIST["wgan-gp"], clusters=50, steps=12000, d_steps=2),
 }
 
 
