@@ -14,7 +14,7 @@
 # 3. beside them, the WGAN-GP with k-means clusters at its lecture settings on the seeds
 #    GPU_CHECK_WGAN_SEEDS (default "1 2 3 4"; the shipped run is seed 0), one process each,
 #    measured along the way: does every seed reach issue #3's classifier score of 9?
-#    GPU_CHECK_WGAN_SET="steps=12000" (gan_mnist.py's --set) trains them longer instead.
+#    GPU_CHECK_WGAN_SET="steps=16000" (gan_mnist.py's --set) trains them longer than the preset.
 # What runs out of time is stopped by SIGINT and keeps what it had (run_all writes the cells
 # that ran). Logs and the HTML copies go into $OUT/results.tgz ($OUT: the device tool's folder
 # that comes back; runs/gpu_check/ elsewhere), the figures into $OUT/summary.txt.
