@@ -14,7 +14,9 @@
 # 3. beside them, the WGAN-GP with k-means clusters at its lecture settings on the seeds
 #    GPU_CHECK_WGAN_SEEDS (default "1 2 3 4"; the shipped run is seed 0), one process each,
 #    measured along the way: does every seed reach issue #3's classifier score of 9?
-#    GPU_CHECK_WGAN_SET="steps=16000" (gan_mnist.py's --set) trains them longer than the preset.
+#    GPU_CHECK_WGAN_SET="steps=16000" (gan_mnist.py's --set) trains them longer than the preset,
+#    GPU_CHECK_WGAN_SET="lr_d=4e-4" with a faster critic, GPU_CHECK_WGAN_WIDTH=128 (gan_mnist.py's
+#    --d-width) with a wider one.
 # What runs out of time is stopped by SIGINT and keeps what it had (run_all writes the cells
 # that ran). Logs and the HTML copies go into $OUT/results.tgz ($OUT: the device tool's folder
 # that comes back; runs/gpu_check/ elsewhere), the figures into $OUT/summary.txt.
@@ -73,11 +75,12 @@ done
 if [ "${GPU_CHECK_WGAN:-1}" != 0 ]; then
   read -ra wgan_seeds <<<"${GPU_CHECK_WGAN_SEEDS:-1 2 3 4}"
   read -ra wgan_set <<<"${GPU_CHECK_WGAN_SET:-}"
-  echo "== beside them, the WGAN-GP with clusters at its lecture settings${wgan_set[*]:+ and ${wgan_set[*]}}, seeds ${wgan_seeds[*]}" |
+  wgan_width="${GPU_CHECK_WGAN_WIDTH:-}"
+  echo "== beside them, the WGAN-GP with clusters at its lecture settings${wgan_set[*]:+ and ${wgan_set[*]}}${wgan_width:+, critic width $wgan_width}, seeds ${wgan_seeds[*]}" |
     tee -a "$out/summary.txt"
   for seed in "${wgan_seeds[@]}"; do
     OMP_NUM_THREADS=2 timeout -s INT -k 30 "$left" "$python" benchmarks/gan_mnist.py \
-      --model wgan-gp-clusters --seeds "$seed" --during 4 ${wgan_set[@]:+--set "${wgan_set[@]}"} \
+      --model wgan-gp-clusters --seeds "$seed" --during 4 ${wgan_set[@]:+--set "${wgan_set[@]}"} ${wgan_width:+--d-width "$wgan_width"} \
       >"$work/wgan_gp_clusters_seed_$seed.txt" 2>&1 &
     pids+=($!)
   done
