@@ -102,7 +102,8 @@ def run(model, seed, args, train, device, classifier, test_stats):
         generator = (dcgan.ClusterGenerator(clusters=k) if k else dcgan.Generator()).to(device)
 
     if seed == args.seeds[0]:
-        print(f"\n{model}: {settings}", flush=True)
+        width = "" if args.d_width is None else f", D of width {args.d_width}"
+        print(f"\n{model}: {settings}{width}", flush=True)
     along = []  # (step, metrics) of each snapshot, printed as it is taken
     every = recipe.snapshot_every(settings.steps, args.during)  # as the run's Trainer takes them
 

@@ -65,3 +65,29 @@ def test_during_prints_each_snapshot_as_it_is_taken(monkeypatch, capsys):
     ]
     assert [f"classifier score {k}.00" in line for k, line in enumerate(lines, 1)] == [True] * 3
     assert len(events) == 4 and result["score"] == 4.0  # three snapshots, then the end
+
+
+def test_d_width_reaches_the_critic_and_is_printed(monkeypatch, capsys):
+    """--d-width W: the critic that trains has W channels in its first layer (the lecture's
+    WGAN-GP critic has 32, or 64 with clusters), and the settings line names the width."""
+    from types import SimpleNamespace
+
+    import torch
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    import gan_mnist
+
+    trained = []
+
+    def fake_train_gan(real, generator, critic, settings, seed, **during):
+        trained.append(critic)
+        raise KeyboardInterrupt  # the critic is all this test needs
+
+    monkeypatch.setattr(gan_mnist.recipe, "train_gan", fake_train_gan)
+    train = SimpleNamespace(images=torch.rand(256, 1, 28, 28), labels=torch.zeros(256).long())
+    args = SimpleNamespace(set=["steps=2"], during=1, d_width=16, seeds=[0])
+    with pytest.raises(KeyboardInterrupt):
+        gan_mnist.run("wgan-gp", 0, args, train, torch.device("cpu"), None, None)
+    first = next(m for m in trained[0].modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.out_channels == 16
+    assert "D of width 16" in capsys.readouterr().out

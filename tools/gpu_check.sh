@@ -80,7 +80,8 @@ if [ "${GPU_CHECK_WGAN:-1}" != 0 ]; then
     tee -a "$out/summary.txt"
   for seed in "${wgan_seeds[@]}"; do
     OMP_NUM_THREADS=2 timeout -s INT -k 30 "$left" "$python" benchmarks/gan_mnist.py \
-      --model wgan-gp-clusters --seeds "$seed" --during 4 ${wgan_set[@]:+--set "${wgan_set[@]}"} ${wgan_width:+--d-width "$wgan_width"} \
+      --model wgan-gp-clusters --seeds "$seed" --during 4 ${wgan_set[@]:+--set "${wgan_set[@]}"} \
+      ${wgan_width:+--d-width "$wgan_width"} \
       >"$work/wgan_gp_clusters_seed_$seed.txt" 2>&1 &
     pids+=($!)
   done
