@@ -112,7 +112,10 @@ def run(model, seed, args, train, device, classifier, test_stats):
         step = every * (len(along) + 1)
         if step < settings.steps:  # the last one is the final result, measured below
             along.append((step, measure(samples, asked, classifier, test_stats)))
-            print(f"  seed {seed}, step {step:,} of {settings.steps:,}: {describe(along[-1][1])}")
+            print(
+                f"  seed {seed}, step {step:,} of {settings.steps:,}: {describe(along[-1][1])}",
+                flush=True,
+            )
         return samples[:1]  # the figures are kept in ``along``; the history keeps one image
 
     wide = {} if args.d_width is None else {"width": args.d_width}  # else the lecture's D
