@@ -147,10 +147,11 @@ _MNIST = {
 # on a CPU). The plain runs stay far under issue #3's classifier score of 9 at any budget
 # measured on a CPU; see benchmarks/RESULTS.md. The WGAN-GP with clusters takes two critic
 # updates per generator step, not five, over 12,000 generator steps, against a critic twice as
-# wide (:func:`mnist_discriminator`).
+# wide (:func:`mnist_discriminator`) that learns at twice the generator's rate (two time-scale
+# updates, TTUR; benchmarks/RESULTS.md, "The faster critic" sections).
 _MNIST_CLUSTERS = {
     "gan": replace(_MNIST["gan"], clusters=50, steps=9000),
-    "wgan-gp": replace(_MNIST["wgan-gp"], clusters=50, steps=12000, d_steps=2),
+    "wgan-gp": replace(_MNIST["wgan-gp"], clusters=50, steps=12000, d_steps=2, lr_d=4e-4),
 }
 
 
